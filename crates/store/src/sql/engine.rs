@@ -1,0 +1,1315 @@
+//! Every query of the store and the [`Store`] implementation, written once.
+//!
+//! This file is compiled twice, as a child module of `sqlite.rs` and of `postgres.rs`; `super`
+//! supplies `Db` (the sqlx database), `Backend` (the struct holding the pool), `KIND` and
+//! `begin_write`. The SQL text is shared: `$n` placeholders, `ON CONFLICT ... DO UPDATE`,
+//! `RETURNING`, integers for times and booleans, TEXT for JSON. Dynamic SQL (filters, batches)
+//! goes through `QueryBuilder`, which writes each backend's placeholders. Nothing here may read
+//! the clock or hold a lock across calls.
+
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Row};
+
+use super::{Backend, Db, KIND, begin_write};
+use crate::error::DbResultExt;
+use crate::store::{BackendKind, FaultFilter, Store, StoreFuture};
+use crate::{
+    Account, AccountId, ApiToken, Credentials, Device, DeviceFilter, DeviceIdentity, Fault,
+    FaultId, InformEvent, InformRecord, NewAccount, NewApiToken, NewFault, NewTask, Page, Paged,
+    Parameter, ParameterUpdate, RecoveryOutcome, RecoveryPolicy, RecoveryScope, SerialMatch,
+    StoreError, StoreResult, Task, TaskFault, TaskFilter, TaskId, TaskState, Timestamp, TokenHash,
+    TokenId, TokenOwner,
+};
+
+type DbRow = <Db as sqlx::Database>::Row;
+
+/// Rows per multi-row `INSERT` of parameters: 8 binds each, well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind limits.
+const PARAMETER_CHUNK: usize = 500;
+
+macro_rules! account_columns {
+    () => {
+        "id, name, password_hash, is_admin, created_at"
+    };
+}
+
+macro_rules! token_columns {
+    () => {
+        "t.id AS token_id, t.account_id, t.name AS token_name, t.token_hash, \
+         t.created_at AS token_created_at, t.expires_at"
+    };
+}
+
+macro_rules! device_columns {
+    () => {
+        "d.id, d.device_key, d.oui, d.product_class, d.serial_number, d.manufacturer, d.owner_id, \
+         d.created_at, d.last_inform_at, d.last_inform_events, d.remote_addr, d.online_until, \
+         d.conn_req_url, d.conn_req_username, d.conn_req_password, d.cpe_username, d.cpe_password"
+    };
+}
+
+macro_rules! task_columns {
+    () => {
+        "t.id, d.device_key, t.kind, t.payload, t.state, t.created_at, t.updated_at, \
+         t.expires_at, t.attempts, t.session_id, t.dispatched_at, t.result, t.fault_code, \
+         t.fault_message, t.fault_detail"
+    };
+}
+
+macro_rules! fault_columns {
+    () => {
+        "f.id, d.device_key, f.task_id, f.code, f.message, f.detail, f.created_at"
+    };
+}
+
+// ----- row decoding -----
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp(ms)
+}
+
+fn opt_ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.map(Timestamp)
+}
+
+fn parse_json(text: &str, what: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Backend(format!("stored {what} is not JSON: {e}")))
+}
+
+fn credentials(username: Option<String>, password: Option<String>) -> Option<Credentials> {
+    match (username, password) {
+        (Some(username), Some(password)) => Some(Credentials { username, password }),
+        _ => None,
+    }
+}
+
+fn account_from_row(row: &DbRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: AccountId(row.try_get("id").db()?),
+        name: row.try_get("name").db()?,
+        password_hash: row.try_get("password_hash").db()?,
+        is_admin: row.try_get("is_admin").db()?,
+        created_at: ts(row.try_get("created_at").db()?),
+    })
+}
+
+fn token_from_row(row: &DbRow) -> StoreResult<ApiToken> {
+    let hash: Vec<u8> = row.try_get("token_hash").db()?;
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| StoreError::Backend("stored token hash is not 32 bytes".into()))?;
+    Ok(ApiToken {
+        id: TokenId(row.try_get("token_id").db()?),
+        account_id: AccountId(row.try_get("account_id").db()?),
+        name: row.try_get("token_name").db()?,
+        hash: TokenHash(hash),
+        created_at: ts(row.try_get("token_created_at").db()?),
+        expires_at: opt_ts(row.try_get("expires_at").db()?),
+    })
+}
+
+fn events_to_json(events: &[InformEvent]) -> String {
+    let list: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::json!({ "code": e.code, "command_key": e.command_key }))
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+fn events_from_json(text: &str) -> StoreResult<Vec<InformEvent>> {
+    let value = parse_json(text, "inform events")?;
+    let field = |item: &serde_json::Value, key: &str| {
+        item.get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Ok(value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| InformEvent {
+                    code: field(item, "code"),
+                    command_key: field(item, "command_key"),
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn device_from_row(row: &DbRow) -> StoreResult<Device> {
+    let events: String = row.try_get("last_inform_events").db()?;
+    Ok(Device {
+        identity: DeviceIdentity {
+            id: row.try_get("device_key").db()?,
+            oui: row.try_get("oui").db()?,
+            product_class: row.try_get("product_class").db()?,
+            serial_number: row.try_get("serial_number").db()?,
+            manufacturer: row.try_get("manufacturer").db()?,
+        },
+        owner: row
+            .try_get::<Option<i64>, _>("owner_id")
+            .db()?
+            .map(AccountId),
+        created_at: ts(row.try_get("created_at").db()?),
+        last_inform_at: opt_ts(row.try_get("last_inform_at").db()?),
+        last_inform_events: events_from_json(&events)?,
+        remote_addr: row.try_get("remote_addr").db()?,
+        online_until: opt_ts(row.try_get("online_until").db()?),
+        connection_request_url: row.try_get("conn_req_url").db()?,
+        connection_request_credentials: credentials(
+            row.try_get("conn_req_username").db()?,
+            row.try_get("conn_req_password").db()?,
+        ),
+        cpe_credentials: credentials(
+            row.try_get("cpe_username").db()?,
+            row.try_get("cpe_password").db()?,
+        ),
+    })
+}
+
+fn access_list_to_json(list: &Option<Vec<String>>) -> Option<String> {
+    list.as_ref()
+        .map(|l| serde_json::Value::from(l.clone()).to_string())
+}
+
+fn parameter_from_row(row: &DbRow) -> StoreResult<Parameter> {
+    let access_list: Option<String> = row.try_get("access_list").db()?;
+    let access_list = match access_list {
+        None => None,
+        Some(text) => Some(serde_json::from_str::<Vec<String>>(&text).map_err(|e| {
+            StoreError::Backend(format!(
+                "stored access list is not a JSON string array: {e}"
+            ))
+        })?),
+    };
+    let notification: Option<i64> = row.try_get("notification").db()?;
+    Ok(Parameter {
+        name: row.try_get("name").db()?,
+        value: row.try_get("value").db()?,
+        xsi_type: row.try_get("xsi_type").db()?,
+        writable: row.try_get("writable").db()?,
+        notification: notification.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+        access_list,
+        learned_at: ts(row.try_get("learned_at").db()?),
+    })
+}
+
+fn task_from_row(row: &DbRow) -> StoreResult<Task> {
+    let state: String = row.try_get("state").db()?;
+    let state = TaskState::parse(&state)
+        .ok_or_else(|| StoreError::Backend(format!("unknown task state {state:?}")))?;
+    let payload: String = row.try_get("payload").db()?;
+    let result: Option<String> = row.try_get("result").db()?;
+    let fault_code: Option<String> = row.try_get("fault_code").db()?;
+    let fault = match fault_code {
+        None => None,
+        Some(code) => {
+            let detail: Option<String> = row.try_get("fault_detail").db()?;
+            Some(TaskFault {
+                code,
+                message: row
+                    .try_get::<Option<String>, _>("fault_message")
+                    .db()?
+                    .unwrap_or_default(),
+                detail: match detail {
+                    Some(text) => parse_json(&text, "fault detail")?,
+                    None => serde_json::Value::Null,
+                },
+            })
+        }
+    };
+    let attempts: i64 = row.try_get("attempts").db()?;
+    Ok(Task {
+        id: TaskId(row.try_get("id").db()?),
+        device_id: row.try_get("device_key").db()?,
+        kind: row.try_get("kind").db()?,
+        payload: parse_json(&payload, "task payload")?,
+        state,
+        created_at: ts(row.try_get("created_at").db()?),
+        updated_at: ts(row.try_get("updated_at").db()?),
+        expires_at: opt_ts(row.try_get("expires_at").db()?),
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        session_id: row.try_get("session_id").db()?,
+        dispatched_at: opt_ts(row.try_get("dispatched_at").db()?),
+        result: match result {
+            Some(text) => Some(parse_json(&text, "task result")?),
+            None => None,
+        },
+        fault,
+    })
+}
+
+fn fault_from_row(row: &DbRow) -> StoreResult<Fault> {
+    let detail: String = row.try_get("detail").db()?;
+    Ok(Fault {
+        id: FaultId(row.try_get("id").db()?),
+        device_id: row.try_get("device_key").db()?,
+        task_id: row.try_get::<Option<i64>, _>("task_id").db()?.map(TaskId),
+        code: row.try_get("code").db()?,
+        message: row.try_get("message").db()?,
+        detail: parse_json(&detail, "fault detail")?,
+        at: ts(row.try_get("created_at").db()?),
+    })
+}
+
+// ----- helpers -----
+
+/// Escapes `\`, `%` and `_` for a `LIKE ... ESCAPE '\'` pattern.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The smallest string greater than every string starting with `prefix` (in code point order,
+/// which is byte order for UTF-8), or `None` if there is none. `name >= prefix AND name < bound`
+/// selects a subtree with an index range scan in both backends.
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+fn require_nonempty(value: &str, what: &str) -> StoreResult<()> {
+    if value.is_empty() {
+        Err(StoreError::Invalid(format!("{what} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Merges updates of the same name (later fields win) so one batch never touches a row twice.
+fn merge_updates(parameters: &[ParameterUpdate]) -> StoreResult<Vec<ParameterUpdate>> {
+    let mut merged: Vec<ParameterUpdate> = Vec::with_capacity(parameters.len());
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(parameters.len());
+    for update in parameters {
+        require_nonempty(&update.name, "parameter name")?;
+        match index.get(update.name.as_str()) {
+            None => {
+                index.insert(&update.name, merged.len());
+                merged.push(update.clone());
+            }
+            Some(&i) => {
+                let into = &mut merged[i];
+                if update.value.is_some() {
+                    into.value.clone_from(&update.value);
+                }
+                if update.xsi_type.is_some() {
+                    into.xsi_type.clone_from(&update.xsi_type);
+                }
+                if update.writable.is_some() {
+                    into.writable = update.writable;
+                }
+                if update.notification.is_some() {
+                    into.notification = update.notification;
+                }
+                if update.access_list.is_some() {
+                    into.access_list.clone_from(&update.access_list);
+                }
+            }
+        }
+    }
+    Ok(merged)
+}
+
+async fn device_pk<'e>(
+    ex: impl sqlx::Executor<'e, Database = Db>,
+    device_id: &str,
+) -> StoreResult<i64> {
+    sqlx::query_scalar::<Db, i64>("SELECT id FROM devices WHERE device_key = $1")
+        .bind(device_id)
+        .fetch_optional(ex)
+        .await
+        .db()?
+        .ok_or_else(|| StoreError::NotFound(format!("device {device_id:?}")))
+}
+
+async fn write_parameters(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    device_pk: i64,
+    parameters: &[ParameterUpdate],
+    at: Timestamp,
+) -> StoreResult<()> {
+    let merged = merge_updates(parameters)?;
+    for chunk in merged.chunks(PARAMETER_CHUNK) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO parameters \
+             (device_id, name, value, xsi_type, writable, notification, access_list, learned_at) ",
+        );
+        qb.push_values(chunk, |mut row, p| {
+            row.push_bind(device_pk)
+                .push_bind(p.name.clone())
+                .push_bind(p.value.clone())
+                .push_bind(p.xsi_type.clone())
+                .push_bind(p.writable)
+                .push_bind(p.notification.map(i64::from))
+                .push_bind(access_list_to_json(&p.access_list))
+                .push_bind(at.0);
+        });
+        qb.push(
+            " ON CONFLICT (device_id, name) DO UPDATE SET \
+             value = COALESCE(excluded.value, parameters.value), \
+             xsi_type = COALESCE(excluded.xsi_type, parameters.xsi_type), \
+             writable = COALESCE(excluded.writable, parameters.writable), \
+             notification = COALESCE(excluded.notification, parameters.notification), \
+             access_list = COALESCE(excluded.access_list, parameters.access_list), \
+             learned_at = excluded.learned_at",
+        );
+        qb.build().execute(&mut **tx).await.db()?;
+    }
+    Ok(())
+}
+
+async fn device_by_pk<'e>(
+    ex: impl sqlx::Executor<'e, Database = Db>,
+    pk: i64,
+) -> StoreResult<Device> {
+    let row = sqlx::query::<Db>(concat!(
+        "SELECT ",
+        device_columns!(),
+        " FROM devices d WHERE d.id = $1"
+    ))
+    .bind(pk)
+    .fetch_one(ex)
+    .await
+    .db()?;
+    device_from_row(&row)
+}
+
+fn push_device_filter(qb: &mut QueryBuilder<Db>, filter: &DeviceFilter) {
+    qb.push(" WHERE 1 = 1");
+    match &filter.serial {
+        None => {}
+        Some(SerialMatch::Exact(serial)) => {
+            qb.push(" AND d.serial_number = ").push_bind(serial.clone());
+        }
+        Some(SerialMatch::Contains(part)) => {
+            let pattern = format!("%{}%", like_escape(&part.to_ascii_lowercase()));
+            qb.push(" AND lower(d.serial_number) LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'");
+        }
+    }
+    if let Some(class) = &filter.product_class {
+        qb.push(" AND d.product_class = ").push_bind(class.clone());
+    }
+    if let Some(before) = filter.last_inform_before {
+        qb.push(" AND d.last_inform_at < ").push_bind(before.0);
+    }
+    if let Some(after) = filter.last_inform_after {
+        qb.push(" AND d.last_inform_at >= ").push_bind(after.0);
+    }
+    match filter.online {
+        None => {}
+        Some((true, now)) => {
+            qb.push(" AND d.online_until >= ").push_bind(now.0);
+        }
+        Some((false, now)) => {
+            qb.push(" AND (d.online_until IS NULL OR d.online_until < ")
+                .push_bind(now.0)
+                .push(")");
+        }
+    }
+    if let Some(owner) = filter.owner {
+        qb.push(" AND d.owner_id = ").push_bind(owner.0);
+    }
+}
+
+fn push_task_filter(qb: &mut QueryBuilder<Db>, filter: &TaskFilter) {
+    qb.push(" WHERE 1 = 1");
+    if let Some(device) = &filter.device_id {
+        qb.push(" AND d.device_key = ").push_bind(device.clone());
+    }
+    if let Some(state) = filter.state {
+        qb.push(" AND t.state = ").push_bind(state.as_str());
+    }
+    if let Some(owner) = filter.owner {
+        qb.push(" AND d.owner_id = ").push_bind(owner.0);
+    }
+}
+
+fn push_fault_filter(qb: &mut QueryBuilder<Db>, filter: &FaultFilter) {
+    qb.push(" WHERE 1 = 1");
+    if let Some(device) = &filter.device_id {
+        qb.push(" AND d.device_key = ").push_bind(device.clone());
+    }
+    if let Some(owner) = filter.owner {
+        qb.push(" AND d.owner_id = ").push_bind(owner.0);
+    }
+}
+
+/// The stored spelling of a task's state, if the task exists.
+async fn task_state(pool: &sqlx::Pool<Db>, id: TaskId) -> StoreResult<Option<String>> {
+    sqlx::query_scalar::<Db, String>("SELECT state FROM tasks WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await
+        .db()
+}
+
+/// Builds the error for a task transition that matched no row: the task is missing, or in a
+/// state the transition does not start from.
+async fn transition_error(pool: &sqlx::Pool<Db>, id: TaskId, transition: &str) -> StoreError {
+    match task_state(pool, id).await {
+        Err(e) => e,
+        Ok(None) => StoreError::NotFound(format!("task {}", id.0)),
+        Ok(Some(state)) => {
+            StoreError::Conflict(format!("task {} is {state}: cannot {transition}", id.0))
+        }
+    }
+}
+
+impl Backend {
+    async fn fetch_task(&self, id: TaskId) -> StoreResult<Option<Task>> {
+        let row = sqlx::query::<Db>(concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks t JOIN devices d ON d.id = t.device_id WHERE t.id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .db()?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    async fn set_device_credentials(
+        &self,
+        device_id: &str,
+        credentials: Option<&Credentials>,
+        cpe: bool,
+    ) -> StoreResult<()> {
+        let sql = if cpe {
+            "UPDATE devices SET cpe_username = $2, cpe_password = $3 WHERE device_key = $1"
+        } else {
+            "UPDATE devices SET conn_req_username = $2, conn_req_password = $3 WHERE device_key = $1"
+        };
+        let done = sqlx::query::<Db>(sql)
+            .bind(device_id)
+            .bind(credentials.map(|c| c.username.clone()))
+            .bind(credentials.map(|c| c.password.clone()))
+            .execute(&self.pool)
+            .await
+            .db()?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("device {device_id:?}")));
+        }
+        Ok(())
+    }
+
+    async fn recover(
+        &self,
+        scope: &RecoveryScope,
+        policy: &RecoveryPolicy,
+        now: Timestamp,
+    ) -> StoreResult<RecoveryOutcome> {
+        let push_scope = |qb: &mut QueryBuilder<Db>| {
+            qb.push(" WHERE state = 'dispatched' AND ");
+            match scope {
+                RecoveryScope::Session(session) => {
+                    qb.push("session_id = ").push_bind(session.clone());
+                }
+                RecoveryScope::DispatchedBefore(cutoff) => {
+                    qb.push("dispatched_at < ").push_bind(cutoff.0);
+                }
+            }
+        };
+        let push_kinds = |qb: &mut QueryBuilder<Db>, negate: bool| {
+            qb.push(if negate {
+                " AND kind NOT IN ("
+            } else {
+                " AND kind IN ("
+            });
+            let mut list = qb.separated(", ");
+            for kind in &policy.requeue_kinds {
+                list.push_bind(kind.clone());
+            }
+            list.push_unseparated(")");
+        };
+
+        let mut tx = begin_write(&self.pool).await.db()?;
+        let mut outcome = RecoveryOutcome::default();
+        if !policy.requeue_kinds.is_empty() {
+            let mut qb =
+                QueryBuilder::<Db>::new("UPDATE tasks SET state = 'pending', session_id = NULL, ");
+            qb.push("dispatched_at = NULL, updated_at = ")
+                .push_bind(now.0);
+            push_scope(&mut qb);
+            push_kinds(&mut qb, false);
+            outcome.requeued = qb.build().execute(&mut *tx).await.db()?.rows_affected();
+        }
+        let mut qb = QueryBuilder::<Db>::new("UPDATE tasks SET state = 'faulted', fault_code = ");
+        qb.push_bind(TaskFault::INTERRUPTED)
+            .push(", fault_message = ")
+            .push_bind("the session ended before the device answered; not retried because this kind is not safe to repeat")
+            .push(", fault_detail = '{}', updated_at = ")
+            .push_bind(now.0);
+        push_scope(&mut qb);
+        if !policy.requeue_kinds.is_empty() {
+            push_kinds(&mut qb, true);
+        }
+        outcome.faulted = qb.build().execute(&mut *tx).await.db()?.rows_affected();
+        tx.commit().await.db()?;
+        Ok(outcome)
+    }
+}
+
+impl Store for Backend {
+    fn backend(&self) -> BackendKind {
+        KIND
+    }
+
+    fn close(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.pool.close().await;
+            Ok(())
+        })
+    }
+
+    // ----- accounts -----
+
+    fn create_account<'a>(
+        &'a self,
+        account: &'a NewAccount,
+        now: Timestamp,
+    ) -> StoreFuture<'a, Account> {
+        Box::pin(async move {
+            require_nonempty(&account.name, "account name")?;
+            require_nonempty(&account.password_hash, "password hash")?;
+            let row = sqlx::query::<Db>(concat!(
+                "INSERT INTO accounts (name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
+                account_columns!()
+            ))
+            .bind(&account.name)
+            .bind(&account.password_hash)
+            .bind(account.is_admin)
+            .bind(now.0)
+            .fetch_one(&self.pool)
+            .await
+            .db()
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("account {:?} exists", account.name)),
+                e => e,
+            })?;
+            account_from_row(&row)
+        })
+    }
+
+    fn account(&self, id: AccountId) -> StoreFuture<'_, Option<Account>> {
+        Box::pin(async move {
+            let row = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                account_columns!(),
+                " FROM accounts WHERE id = $1"
+            ))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .db()?;
+            row.as_ref().map(account_from_row).transpose()
+        })
+    }
+
+    fn account_by_name<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<Account>> {
+        Box::pin(async move {
+            let row = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                account_columns!(),
+                " FROM accounts WHERE name = $1"
+            ))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .db()?;
+            row.as_ref().map(account_from_row).transpose()
+        })
+    }
+
+    fn list_accounts(&self) -> StoreFuture<'_, Vec<Account>> {
+        Box::pin(async move {
+            let rows = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                account_columns!(),
+                " FROM accounts ORDER BY name"
+            ))
+            .fetch_all(&self.pool)
+            .await
+            .db()?;
+            rows.iter().map(account_from_row).collect()
+        })
+    }
+
+    fn set_password_hash<'a>(
+        &'a self,
+        id: AccountId,
+        password_hash: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            require_nonempty(password_hash, "password hash")?;
+            let done = sqlx::query::<Db>("UPDATE accounts SET password_hash = $2 WHERE id = $1")
+                .bind(id.0)
+                .bind(password_hash)
+                .execute(&self.pool)
+                .await
+                .db()?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("account {}", id.0)));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_account(&self, id: AccountId) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>("DELETE FROM accounts WHERE id = $1")
+                .bind(id.0)
+                .execute(&self.pool)
+                .await
+                .db()?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("account {}", id.0)));
+            }
+            Ok(())
+        })
+    }
+
+    // ----- API tokens -----
+
+    fn create_token<'a>(
+        &'a self,
+        token: &'a NewApiToken,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ApiToken> {
+        Box::pin(async move {
+            require_nonempty(&token.name, "token name")?;
+            let id = sqlx::query_scalar::<Db, i64>(
+                "INSERT INTO api_tokens (account_id, name, token_hash, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(token.account_id.0)
+            .bind(&token.name)
+            .bind(token.hash.0.to_vec())
+            .bind(now.0)
+            .bind(token.expires_at.map(|t| t.0))
+            .fetch_one(&self.pool)
+            .await
+            .db()
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => {
+                    StoreError::NotFound(format!("account {}", token.account_id.0))
+                }
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "account {} already has a token named {:?}, or the hash is in use",
+                    token.account_id.0, token.name
+                )),
+                e => e,
+            })?;
+            let row = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM api_tokens t WHERE t.id = $1"
+            ))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .db()?;
+            token_from_row(&row)
+        })
+    }
+
+    fn token_owner(&self, hash: TokenHash, now: Timestamp) -> StoreFuture<'_, Option<TokenOwner>> {
+        Box::pin(async move {
+            let row = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                token_columns!(),
+                ", a.id, a.name, a.password_hash, a.is_admin, a.created_at \
+                 FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+                 WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
+            ))
+            .bind(hash.0.to_vec())
+            .bind(now.0)
+            .fetch_optional(&self.pool)
+            .await
+            .db()?;
+            match row {
+                None => Ok(None),
+                Some(row) => Ok(Some(TokenOwner {
+                    token: token_from_row(&row)?,
+                    account: account_from_row(&row)?,
+                })),
+            }
+        })
+    }
+
+    fn list_tokens(&self, account: AccountId) -> StoreFuture<'_, Vec<ApiToken>> {
+        Box::pin(async move {
+            let rows = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM api_tokens t WHERE t.account_id = $1 ORDER BY t.name"
+            ))
+            .bind(account.0)
+            .fetch_all(&self.pool)
+            .await
+            .db()?;
+            rows.iter().map(token_from_row).collect()
+        })
+    }
+
+    fn revoke_token(&self, id: TokenId) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>("DELETE FROM api_tokens WHERE id = $1")
+                .bind(id.0)
+                .execute(&self.pool)
+                .await
+                .db()?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("token {}", id.0)));
+            }
+            Ok(())
+        })
+    }
+
+    // ----- devices -----
+
+    fn record_inform<'a>(&'a self, inform: &'a InformRecord) -> StoreFuture<'a, Device> {
+        Box::pin(async move {
+            let id = &inform.identity;
+            require_nonempty(&id.id, "device id")?;
+            let mut tx = begin_write(&self.pool).await.db()?;
+            let pk: i64 = sqlx::query_scalar::<Db, i64>(
+                "INSERT INTO devices (device_key, oui, product_class, serial_number, manufacturer, \
+                 created_at, last_inform_at, last_inform_events, remote_addr, online_until, conn_req_url) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (device_key) DO UPDATE SET \
+                 oui = excluded.oui, product_class = excluded.product_class, \
+                 serial_number = excluded.serial_number, manufacturer = excluded.manufacturer, \
+                 last_inform_at = excluded.last_inform_at, \
+                 last_inform_events = excluded.last_inform_events, \
+                 remote_addr = excluded.remote_addr, online_until = excluded.online_until, \
+                 conn_req_url = COALESCE(excluded.conn_req_url, devices.conn_req_url) \
+                 RETURNING id",
+            )
+            .bind(&id.id)
+            .bind(&id.oui)
+            .bind(&id.product_class)
+            .bind(&id.serial_number)
+            .bind(&id.manufacturer)
+            .bind(inform.at.0)
+            .bind(events_to_json(&inform.events))
+            .bind(&inform.remote_addr)
+            .bind(inform.online_until.map(|t| t.0))
+            .bind(&inform.connection_request_url)
+            .fetch_one(&mut *tx)
+            .await
+            .db()?;
+            write_parameters(&mut tx, pk, &inform.parameters, inform.at).await?;
+            let device = device_by_pk(&mut *tx, pk).await?;
+            tx.commit().await.db()?;
+            Ok(device)
+        })
+    }
+
+    fn device<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, Option<Device>> {
+        Box::pin(async move {
+            let row = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                device_columns!(),
+                " FROM devices d WHERE d.device_key = $1"
+            ))
+            .bind(device_id)
+            .fetch_optional(&self.pool)
+            .await
+            .db()?;
+            row.as_ref().map(device_from_row).transpose()
+        })
+    }
+
+    fn device_by_cpe_username<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<Device>> {
+        Box::pin(async move {
+            let row = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                device_columns!(),
+                " FROM devices d WHERE d.cpe_username = $1"
+            ))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .db()?;
+            row.as_ref().map(device_from_row).transpose()
+        })
+    }
+
+    fn list_devices<'a>(
+        &'a self,
+        filter: &'a DeviceFilter,
+        page: Page,
+    ) -> StoreFuture<'a, Paged<Device>> {
+        Box::pin(async move {
+            let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM devices d");
+            push_device_filter(&mut qb, filter);
+            let total: i64 = qb.build_query_scalar().fetch_one(&self.pool).await.db()?;
+
+            let mut qb =
+                QueryBuilder::<Db>::new(concat!("SELECT ", device_columns!(), " FROM devices d"));
+            push_device_filter(&mut qb, filter);
+            qb.push(" ORDER BY d.device_key LIMIT ")
+                .push_bind(page.sql_limit())
+                .push(" OFFSET ")
+                .push_bind(page.sql_offset());
+            let rows = qb.build().fetch_all(&self.pool).await.db()?;
+            let items = rows
+                .iter()
+                .map(device_from_row)
+                .collect::<StoreResult<_>>()?;
+            Ok(Paged {
+                items,
+                total: count(total),
+            })
+        })
+    }
+
+    fn delete_device<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>("DELETE FROM devices WHERE device_key = $1")
+                .bind(device_id)
+                .execute(&self.pool)
+                .await
+                .db()?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("device {device_id:?}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_device_owner<'a>(
+        &'a self,
+        device_id: &'a str,
+        owner: Option<AccountId>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>("UPDATE devices SET owner_id = $2 WHERE device_key = $1")
+                .bind(device_id)
+                .bind(owner.map(|o| o.0))
+                .execute(&self.pool)
+                .await
+                .db()?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("device {device_id:?}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_cpe_credentials<'a>(
+        &'a self,
+        device_id: &'a str,
+        credentials: Option<&'a Credentials>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.set_device_credentials(device_id, credentials, true)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => {
+                        StoreError::Conflict("another device uses this CPE username".into())
+                    }
+                    e => e,
+                })
+        })
+    }
+
+    fn set_connection_request_credentials<'a>(
+        &'a self,
+        device_id: &'a str,
+        credentials: Option<&'a Credentials>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(self.set_device_credentials(device_id, credentials, false))
+    }
+
+    // ----- parameters -----
+
+    fn upsert_parameters<'a>(
+        &'a self,
+        device_id: &'a str,
+        parameters: &'a [ParameterUpdate],
+        at: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut tx = begin_write(&self.pool).await.db()?;
+            let pk = device_pk(&mut *tx, device_id).await?;
+            write_parameters(&mut tx, pk, parameters, at).await?;
+            tx.commit().await.db()
+        })
+    }
+
+    fn list_parameters<'a>(
+        &'a self,
+        device_id: &'a str,
+        prefix: Option<&'a str>,
+    ) -> StoreFuture<'a, Vec<Parameter>> {
+        Box::pin(async move {
+            let pk = device_pk(&self.pool, device_id).await?;
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT name, value, xsi_type, writable, notification, access_list, learned_at \
+                 FROM parameters WHERE device_id = ",
+            );
+            qb.push_bind(pk);
+            if let Some(prefix) = prefix.filter(|p| !p.is_empty()) {
+                qb.push(" AND name >= ").push_bind(prefix.to_owned());
+                if let Some(bound) = prefix_upper_bound(prefix) {
+                    qb.push(" AND name < ").push_bind(bound);
+                }
+            }
+            qb.push(" ORDER BY name");
+            let rows = qb.build().fetch_all(&self.pool).await.db()?;
+            rows.iter().map(parameter_from_row).collect()
+        })
+    }
+
+    fn delete_parameter_subtree<'a>(
+        &'a self,
+        device_id: &'a str,
+        prefix: &'a str,
+    ) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            require_nonempty(prefix, "parameter prefix")?;
+            let pk = device_pk(&self.pool, device_id).await?;
+            let mut qb = QueryBuilder::<Db>::new("DELETE FROM parameters WHERE device_id = ");
+            qb.push_bind(pk)
+                .push(" AND name >= ")
+                .push_bind(prefix.to_owned());
+            if let Some(bound) = prefix_upper_bound(prefix) {
+                qb.push(" AND name < ").push_bind(bound);
+            }
+            Ok(qb.build().execute(&self.pool).await.db()?.rows_affected())
+        })
+    }
+
+    // ----- tasks -----
+
+    fn create_task<'a>(&'a self, task: &'a NewTask) -> StoreFuture<'a, TaskId> {
+        Box::pin(async move {
+            require_nonempty(&task.kind, "task kind")?;
+            let id = sqlx::query_scalar::<Db, i64>(
+                "INSERT INTO tasks (device_id, kind, payload, state, created_at, updated_at, expires_at) \
+                 SELECT id, $2, $3, 'pending', $4, $4, $5 FROM devices WHERE device_key = $1 \
+                 RETURNING id",
+            )
+            .bind(&task.device_id)
+            .bind(&task.kind)
+            .bind(task.payload.to_string())
+            .bind(task.created_at.0)
+            .bind(task.expires_at.map(|t| t.0))
+            .fetch_optional(&self.pool)
+            .await
+            .db()?;
+            id.map(TaskId)
+                .ok_or_else(|| StoreError::NotFound(format!("device {:?}", task.device_id)))
+        })
+    }
+
+    fn task(&self, id: TaskId) -> StoreFuture<'_, Option<Task>> {
+        Box::pin(self.fetch_task(id))
+    }
+
+    fn list_tasks<'a>(
+        &'a self,
+        filter: &'a TaskFilter,
+        page: Page,
+    ) -> StoreFuture<'a, Paged<Task>> {
+        Box::pin(async move {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT COUNT(*) FROM tasks t JOIN devices d ON d.id = t.device_id",
+            );
+            push_task_filter(&mut qb, filter);
+            let total: i64 = qb.build_query_scalar().fetch_one(&self.pool).await.db()?;
+
+            let mut qb = QueryBuilder::<Db>::new(concat!(
+                "SELECT ",
+                task_columns!(),
+                " FROM tasks t JOIN devices d ON d.id = t.device_id"
+            ));
+            push_task_filter(&mut qb, filter);
+            qb.push(" ORDER BY t.id LIMIT ")
+                .push_bind(page.sql_limit())
+                .push(" OFFSET ")
+                .push_bind(page.sql_offset());
+            let rows = qb.build().fetch_all(&self.pool).await.db()?;
+            let items = rows.iter().map(task_from_row).collect::<StoreResult<_>>()?;
+            Ok(Paged {
+                items,
+                total: count(total),
+            })
+        })
+    }
+
+    fn next_task<'a>(
+        &'a self,
+        device_id: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, Option<Task>> {
+        Box::pin(async move {
+            let mut tx = begin_write(&self.pool).await.db()?;
+            sqlx::query::<Db>(
+                "UPDATE tasks SET state = 'expired', updated_at = $2 \
+                 WHERE device_id = (SELECT id FROM devices WHERE device_key = $1) \
+                 AND state = 'pending' AND expires_at IS NOT NULL AND expires_at <= $2",
+            )
+            .bind(device_id)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            let row = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                task_columns!(),
+                " FROM tasks t JOIN devices d ON d.id = t.device_id \
+                 WHERE d.device_key = $1 AND t.state = 'pending' ORDER BY t.id LIMIT 1"
+            ))
+            .bind(device_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+            tx.commit().await.db()?;
+            row.as_ref().map(task_from_row).transpose()
+        })
+    }
+
+    fn mark_dispatched<'a>(
+        &'a self,
+        id: TaskId,
+        session_id: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, Task> {
+        Box::pin(async move {
+            require_nonempty(session_id, "session id")?;
+            let done = sqlx::query::<Db>(
+                "UPDATE tasks SET state = 'dispatched', session_id = $2, dispatched_at = $3, \
+                 updated_at = $3, attempts = attempts + 1 WHERE id = $1 AND state = 'pending'",
+            )
+            .bind(id.0)
+            .bind(session_id)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Err(transition_error(&self.pool, id, "dispatch").await);
+            }
+            self.fetch_task(id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("task {}", id.0)))
+        })
+    }
+
+    fn complete_task<'a>(
+        &'a self,
+        id: TaskId,
+        result: &'a serde_json::Value,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>(
+                "UPDATE tasks SET state = 'done', result = $2, updated_at = $3 \
+                 WHERE id = $1 AND state = 'dispatched'",
+            )
+            .bind(id.0)
+            .bind(result.to_string())
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Err(transition_error(&self.pool, id, "complete").await);
+            }
+            Ok(())
+        })
+    }
+
+    fn fail_task<'a>(
+        &'a self,
+        id: TaskId,
+        fault: &'a TaskFault,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>(
+                "UPDATE tasks SET state = 'faulted', fault_code = $2, fault_message = $3, \
+                 fault_detail = $4, updated_at = $5 WHERE id = $1 AND state = 'dispatched'",
+            )
+            .bind(id.0)
+            .bind(&fault.code)
+            .bind(&fault.message)
+            .bind(fault.detail.to_string())
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Err(transition_error(&self.pool, id, "record a fault").await);
+            }
+            Ok(())
+        })
+    }
+
+    fn cancel_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>(
+                "UPDATE tasks SET state = 'cancelled', updated_at = $2 \
+                 WHERE id = $1 AND state NOT IN ('done', 'cancelled')",
+            )
+            .bind(id.0)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                if task_state(&self.pool, id).await?.as_deref()
+                    == Some(TaskState::Cancelled.as_str())
+                {
+                    return Ok(());
+                }
+                return Err(transition_error(&self.pool, id, "cancel").await);
+            }
+            Ok(())
+        })
+    }
+
+    fn retry_task(
+        &self,
+        id: TaskId,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>(
+                "UPDATE tasks SET state = 'pending', expires_at = $2, updated_at = $3, \
+                 session_id = NULL, dispatched_at = NULL, result = NULL, fault_code = NULL, \
+                 fault_message = NULL, fault_detail = NULL \
+                 WHERE id = $1 AND state IN ('faulted', 'expired', 'cancelled')",
+            )
+            .bind(id.0)
+            .bind(expires_at.map(|t| t.0))
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Err(transition_error(&self.pool, id, "retry").await);
+            }
+            Ok(())
+        })
+    }
+
+    fn recover_interrupted<'a>(
+        &'a self,
+        scope: &'a RecoveryScope,
+        policy: &'a RecoveryPolicy,
+        now: Timestamp,
+    ) -> StoreFuture<'a, RecoveryOutcome> {
+        Box::pin(self.recover(scope, policy, now))
+    }
+
+    // ----- faults -----
+
+    fn record_fault<'a>(&'a self, fault: &'a NewFault) -> StoreFuture<'a, FaultId> {
+        Box::pin(async move {
+            require_nonempty(&fault.code, "fault code")?;
+            let id = sqlx::query_scalar::<Db, i64>(
+                "INSERT INTO faults (device_id, task_id, code, message, detail, created_at) \
+                 SELECT id, $2, $3, $4, $5, $6 FROM devices WHERE device_key = $1 RETURNING id",
+            )
+            .bind(&fault.device_id)
+            .bind(fault.task_id.map(|t| t.0))
+            .bind(&fault.code)
+            .bind(&fault.message)
+            .bind(fault.detail.to_string())
+            .bind(fault.at.0)
+            .fetch_optional(&self.pool)
+            .await
+            .db()?;
+            id.map(FaultId)
+                .ok_or_else(|| StoreError::NotFound(format!("device {:?}", fault.device_id)))
+        })
+    }
+
+    fn list_faults<'a>(
+        &'a self,
+        filter: &'a FaultFilter,
+        page: Page,
+    ) -> StoreFuture<'a, Paged<Fault>> {
+        Box::pin(async move {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT COUNT(*) FROM faults f JOIN devices d ON d.id = f.device_id",
+            );
+            push_fault_filter(&mut qb, filter);
+            let total: i64 = qb.build_query_scalar().fetch_one(&self.pool).await.db()?;
+
+            let mut qb = QueryBuilder::<Db>::new(concat!(
+                "SELECT ",
+                fault_columns!(),
+                " FROM faults f JOIN devices d ON d.id = f.device_id"
+            ));
+            push_fault_filter(&mut qb, filter);
+            qb.push(" ORDER BY f.id DESC LIMIT ")
+                .push_bind(page.sql_limit())
+                .push(" OFFSET ")
+                .push_bind(page.sql_offset());
+            let rows = qb.build().fetch_all(&self.pool).await.db()?;
+            let items = rows
+                .iter()
+                .map(fault_from_row)
+                .collect::<StoreResult<_>>()?;
+            Ok(Paged {
+                items,
+                total: count(total),
+            })
+        })
+    }
+
+    fn clear_fault(&self, id: FaultId) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>("DELETE FROM faults WHERE id = $1")
+                .bind(id.0)
+                .execute(&self.pool)
+                .await
+                .db()?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("fault {}", id.0)));
+            }
+            Ok(())
+        })
+    }
+
+    fn clear_device_faults<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            let pk = device_pk(&self.pool, device_id).await?;
+            let done = sqlx::query::<Db>("DELETE FROM faults WHERE device_id = $1")
+                .bind(pk)
+                .execute(&self.pool)
+                .await
+                .db()?;
+            Ok(done.rows_affected())
+        })
+    }
+}

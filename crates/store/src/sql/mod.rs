@@ -1,0 +1,7 @@
+//! The SQL backends. `engine.rs` holds every query and the [`Store`](crate::Store)
+//! implementation once; `sqlite.rs` and `postgres.rs` each compile it against their own driver
+//! (`#[path] mod engine`), supplying only what differs: the pool, how a write transaction
+//! begins, and the migrations.
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;

@@ -1,0 +1,209 @@
+//! The [`Store`] trait: every persistence operation the server and agent need, independent of
+//! the backend behind it.
+//!
+//! Methods return boxed futures so the trait is dyn-compatible and usable as `Arc<dyn Store>`.
+//! Every time the store records or compares is an argument; the store never reads the clock.
+//! Getters return `Ok(None)` when the thing is absent; operations on a missing thing return
+//! [`StoreError::NotFound`](crate::StoreError::NotFound).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::{
+    Account, AccountId, ApiToken, Credentials, Device, DeviceFilter, Fault, FaultId, InformRecord,
+    NewAccount, NewApiToken, NewFault, NewTask, Page, Paged, Parameter, ParameterUpdate,
+    RecoveryOutcome, RecoveryPolicy, RecoveryScope, StoreResult, Task, TaskFault, TaskFilter,
+    TaskId, Timestamp, TokenHash, TokenId, TokenOwner,
+};
+
+/// The future every [`Store`] method returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
+
+/// Which database a store writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+/// Which faults a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultFilter {
+    pub device_id: Option<String>,
+    /// Only faults of devices owned by this account.
+    pub owner: Option<AccountId>,
+}
+
+/// Persistence for Tether. Implemented for SQLite and PostgreSQL; obtain one with
+/// [`open`](crate::open).
+pub trait Store: Send + Sync + 'static {
+    /// The backend in use.
+    fn backend(&self) -> BackendKind;
+
+    /// Waits for in-flight operations and closes every connection. Later calls fail.
+    fn close(&self) -> StoreFuture<'_, ()>;
+
+    // ----- accounts -----
+
+    /// Creates an account. [`Conflict`](crate::StoreError::Conflict) if the name is taken.
+    fn create_account<'a>(
+        &'a self,
+        account: &'a NewAccount,
+        now: Timestamp,
+    ) -> StoreFuture<'a, Account>;
+    fn account(&self, id: AccountId) -> StoreFuture<'_, Option<Account>>;
+    fn account_by_name<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<Account>>;
+    /// Every account, by name.
+    fn list_accounts(&self) -> StoreFuture<'_, Vec<Account>>;
+    /// Replaces the stored PHC string.
+    fn set_password_hash<'a>(
+        &'a self,
+        id: AccountId,
+        password_hash: &'a str,
+    ) -> StoreFuture<'a, ()>;
+    /// Deletes the account and its tokens; its devices become unowned.
+    fn delete_account(&self, id: AccountId) -> StoreFuture<'_, ()>;
+
+    // ----- API tokens -----
+
+    /// Stores a token's hash. [`Conflict`](crate::StoreError::Conflict) if the hash or the
+    /// (account, name) pair exists.
+    fn create_token<'a>(
+        &'a self,
+        token: &'a NewApiToken,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ApiToken>;
+    /// The token with this hash and its account, unless unknown or expired at `now`.
+    fn token_owner(&self, hash: TokenHash, now: Timestamp) -> StoreFuture<'_, Option<TokenOwner>>;
+    /// The account's tokens, by name.
+    fn list_tokens(&self, account: AccountId) -> StoreFuture<'_, Vec<ApiToken>>;
+    /// Deletes the token.
+    fn revoke_token(&self, id: TokenId) -> StoreFuture<'_, ()>;
+
+    // ----- devices -----
+
+    /// Creates or updates the device from an Inform and writes its parameters, in one
+    /// transaction. Returns the device as stored afterwards.
+    fn record_inform<'a>(&'a self, inform: &'a InformRecord) -> StoreFuture<'a, Device>;
+    fn device<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, Option<Device>>;
+    /// The device whose CPE credentials have this username (for authenticating a CPE).
+    fn device_by_cpe_username<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<Device>>;
+    /// Devices matching `filter`, ordered by canonical device id, one page of them, with the
+    /// total.
+    fn list_devices<'a>(
+        &'a self,
+        filter: &'a DeviceFilter,
+        page: Page,
+    ) -> StoreFuture<'a, Paged<Device>>;
+    /// Deletes the device with its parameters, tasks and faults.
+    fn delete_device<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, ()>;
+    fn set_device_owner<'a>(
+        &'a self,
+        device_id: &'a str,
+        owner: Option<AccountId>,
+    ) -> StoreFuture<'a, ()>;
+    /// Sets (or with `None` clears) the credentials the CPE must present.
+    /// [`Conflict`](crate::StoreError::Conflict) if another device uses the username.
+    fn set_cpe_credentials<'a>(
+        &'a self,
+        device_id: &'a str,
+        credentials: Option<&'a Credentials>,
+    ) -> StoreFuture<'a, ()>;
+    /// Sets (or clears) the credentials the ACS uses for connection requests.
+    fn set_connection_request_credentials<'a>(
+        &'a self,
+        device_id: &'a str,
+        credentials: Option<&'a Credentials>,
+    ) -> StoreFuture<'a, ()>;
+
+    // ----- parameters -----
+
+    /// Creates or updates many parameters of one device in one transaction, in batched
+    /// statements. Fields left `None` keep their stored values.
+    fn upsert_parameters<'a>(
+        &'a self,
+        device_id: &'a str,
+        parameters: &'a [ParameterUpdate],
+        at: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+    /// The device's parameters ordered by name, optionally only those starting with `prefix`.
+    fn list_parameters<'a>(
+        &'a self,
+        device_id: &'a str,
+        prefix: Option<&'a str>,
+    ) -> StoreFuture<'a, Vec<Parameter>>;
+    /// Deletes every parameter whose name starts with `prefix` (an object path ending in `.`),
+    /// as after a DeleteObject. Returns how many were deleted.
+    fn delete_parameter_subtree<'a>(
+        &'a self,
+        device_id: &'a str,
+        prefix: &'a str,
+    ) -> StoreFuture<'a, u64>;
+
+    // ----- tasks -----
+
+    /// Queues a task as pending. Durable when this returns.
+    fn create_task<'a>(&'a self, task: &'a NewTask) -> StoreFuture<'a, TaskId>;
+    fn task(&self, id: TaskId) -> StoreFuture<'_, Option<Task>>;
+    /// Tasks matching `filter` in creation order, one page of them, with the total.
+    fn list_tasks<'a>(&'a self, filter: &'a TaskFilter, page: Page)
+    -> StoreFuture<'a, Paged<Task>>;
+    /// The device's oldest pending task. Pending tasks whose expiry is at or before `now` are
+    /// first marked expired and skipped. Does not change the returned task.
+    fn next_task<'a>(&'a self, device_id: &'a str, now: Timestamp)
+    -> StoreFuture<'a, Option<Task>>;
+    /// Pending -> dispatched in `session_id`; counts an attempt.
+    /// [`Conflict`](crate::StoreError::Conflict) if the task is no longer pending.
+    fn mark_dispatched<'a>(
+        &'a self,
+        id: TaskId,
+        session_id: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, Task>;
+    /// Dispatched -> done with `result`. [`Conflict`](crate::StoreError::Conflict) otherwise.
+    fn complete_task<'a>(
+        &'a self,
+        id: TaskId,
+        result: &'a serde_json::Value,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+    /// Dispatched -> faulted. [`Conflict`](crate::StoreError::Conflict) otherwise.
+    fn fail_task<'a>(
+        &'a self,
+        id: TaskId,
+        fault: &'a TaskFault,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+    /// Any state but done -> cancelled (cancelling a cancelled task is a no-op).
+    /// [`Conflict`](crate::StoreError::Conflict) if done.
+    fn cancel_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<'_, ()>;
+    /// Faulted, expired or cancelled -> pending with a new expiry; attempts are kept, result
+    /// and fault cleared. [`Conflict`](crate::StoreError::Conflict) from other states.
+    fn retry_task(
+        &self,
+        id: TaskId,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreFuture<'_, ()>;
+    /// Recovers dispatched tasks in `scope` whose session can no longer report back, following
+    /// `policy`: safe kinds back to pending, the rest faulted as interrupted.
+    fn recover_interrupted<'a>(
+        &'a self,
+        scope: &'a RecoveryScope,
+        policy: &'a RecoveryPolicy,
+        now: Timestamp,
+    ) -> StoreFuture<'a, RecoveryOutcome>;
+
+    // ----- faults -----
+
+    fn record_fault<'a>(&'a self, fault: &'a NewFault) -> StoreFuture<'a, FaultId>;
+    /// Faults matching `filter`, newest first, one page of them, with the total.
+    fn list_faults<'a>(
+        &'a self,
+        filter: &'a FaultFilter,
+        page: Page,
+    ) -> StoreFuture<'a, Paged<Fault>>;
+    fn clear_fault(&self, id: FaultId) -> StoreFuture<'_, ()>;
+    /// Clears every fault of the device; returns how many.
+    fn clear_device_faults<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, u64>;
+}
