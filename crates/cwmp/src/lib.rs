@@ -37,6 +37,7 @@ pub mod header;
 pub mod namespace;
 pub mod rpc;
 pub mod schemas;
+pub mod session;
 pub mod value;
 mod xml_writer;
 
