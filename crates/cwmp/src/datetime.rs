@@ -77,7 +77,9 @@ impl DateTime {
     /// Seconds since the Unix epoch; a value without a zone is taken as UTC.
     pub fn to_unix(&self) -> i64 {
         let days = days_from_civil(i64::from(self.year), self.month, self.day);
-        days * 86_400 + i64::from(self.hour) * 3600 + i64::from(self.minute) * 60
+        days * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
             + i64::from(self.second)
             - i64::from(self.offset_minutes.unwrap_or(0)) * 60
     }
@@ -85,7 +87,13 @@ impl DateTime {
     /// Parses the `xsd:dateTime` lexical form: `YYYY-MM-DDThh:mm:ss[.f+][Z|(+|-)hh:mm]`.
     pub fn parse(text: &str) -> Option<Self> {
         let s = text.trim().as_bytes();
-        if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || s[10] != b'T' || s[13] != b':' || s[16] != b':' {
+        if s.len() < 19
+            || s[4] != b'-'
+            || s[7] != b'-'
+            || s[10] != b'T'
+            || s[13] != b':'
+            || s[16] != b':'
+        {
             return None;
         }
         let num = |a: usize, b: usize| -> Option<u32> {
@@ -133,7 +141,11 @@ impl DateTime {
                 if h > 14 || m > 59 {
                     return None;
                 }
-                Some(if *sign == b'-' { -(h * 60 + m) } else { h * 60 + m })
+                Some(if *sign == b'-' {
+                    -(h * 60 + m)
+                } else {
+                    h * 60 + m
+                })
             }
             _ => return None,
         };
@@ -255,8 +267,17 @@ mod tests {
         assert_eq!(t.to_unix(), 1_566_552_705);
         let f = DateTime::parse("2024-02-29T00:00:00.1234567891Z").unwrap();
         assert_eq!(f.nanos, 123_456_789);
-        assert!(DateTime::parse("0001-01-01T00:00:00Z").unwrap().is_unknown());
-        assert_eq!(DateTime::parse("2024-01-01T10:00:00").unwrap().offset_minutes, None);
+        assert!(
+            DateTime::parse("0001-01-01T00:00:00Z")
+                .unwrap()
+                .is_unknown()
+        );
+        assert_eq!(
+            DateTime::parse("2024-01-01T10:00:00")
+                .unwrap()
+                .offset_minutes,
+            None
+        );
     }
 
     #[test]
@@ -286,7 +307,13 @@ mod tests {
 
     #[test]
     fn unix_round_trip_over_a_wide_range() {
-        for secs in [0i64, 951_782_400, 1_700_000_000, 4_102_444_800, -62_135_596_800] {
+        for secs in [
+            0i64,
+            951_782_400,
+            1_700_000_000,
+            4_102_444_800,
+            -62_135_596_800,
+        ] {
             let t = DateTime::from_unix(secs, 0);
             assert_eq!(t.to_unix(), secs, "{t}");
             assert_eq!(DateTime::parse(&t.to_string()), Some(t));

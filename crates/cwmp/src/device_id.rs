@@ -18,7 +18,11 @@ pub struct DeviceId {
 impl DeviceId {
     /// Whether the OUI matches the schema pattern `[0-9A-F]{6}`.
     pub fn oui_is_valid(&self) -> bool {
-        self.oui.len() == 6 && self.oui.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+        self.oui.len() == 6
+            && self
+                .oui
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
     }
 
     /// The canonical identifier `OUI-ProductClass-SerialNumber` (or `OUI-SerialNumber` when the
@@ -26,7 +30,9 @@ impl DeviceId {
     /// SerialNumber percent-encoded after UTF-8 encoding (AUT-03). This is also the username a
     /// CPE is expected to present.
     pub fn canonical(&self) -> String {
-        let mut out = String::with_capacity(self.oui.len() + self.product_class.len() + self.serial_number.len() + 2);
+        let mut out = String::with_capacity(
+            self.oui.len() + self.product_class.len() + self.serial_number.len() + 2,
+        );
         out.push_str(&self.oui.to_ascii_uppercase());
         out.push('-');
         if !self.product_class.is_empty() {

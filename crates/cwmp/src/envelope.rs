@@ -20,7 +20,14 @@ pub struct Envelope {
 impl Envelope {
     /// An envelope with the given namespace, an optional ID, and a body.
     pub fn new(namespace: CwmpNamespace, id: Option<String>, body: Body) -> Self {
-        Self { namespace, header: Header { id, ..Header::default() }, body }
+        Self {
+            namespace,
+            header: Header {
+                id,
+                ..Header::default()
+            },
+            body,
+        }
     }
 }
 
@@ -89,20 +96,39 @@ pub enum Quirk {
 impl fmt::Display for Quirk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::MissingXsiType { parameter } => write!(f, "{parameter}: Value without xsi:type, read as string"),
-            Self::UnboundTypePrefix { written } => write!(f, "xsi:type {written:?} uses an unbound prefix"),
-            Self::ArrayCountMismatch { element, declared, actual } => {
-                write!(f, "{element}: arrayType declares {declared} members, {actual} present")
+            Self::MissingXsiType { parameter } => {
+                write!(f, "{parameter}: Value without xsi:type, read as string")
+            }
+            Self::UnboundTypePrefix { written } => {
+                write!(f, "xsi:type {written:?} uses an unbound prefix")
+            }
+            Self::ArrayCountMismatch {
+                element,
+                declared,
+                actual,
+            } => {
+                write!(
+                    f,
+                    "{element}: arrayType declares {declared} members, {actual} present"
+                )
             }
             Self::MissingArrayType { element } => write!(f, "{element}: no soap-enc:arrayType"),
-            Self::NonStandardNamespace { uri } => write!(f, "non-standard namespace {uri} read as cwmp-1-2"),
+            Self::NonStandardNamespace { uri } => {
+                write!(f, "non-standard namespace {uri} read as cwmp-1-2")
+            }
             Self::UnqualifiedRpc => f.write_str("RPC element without a namespace"),
-            Self::ControlCharactersReplaced { count } => write!(f, "{count} forbidden control characters replaced"),
-            Self::Latin1Fallback => f.write_str("body is not UTF-8 and declares no charset: read as ISO-8859-1"),
+            Self::ControlCharactersReplaced { count } => {
+                write!(f, "{count} forbidden control characters replaced")
+            }
+            Self::Latin1Fallback => {
+                f.write_str("body is not UTF-8 and declares no charset: read as ISO-8859-1")
+            }
             Self::MissingElement { element } => write!(f, "{element} missing, default used"),
             Self::NonStandardOui { oui } => write!(f, "OUI {oui:?} does not match [0-9A-F]{{6}}"),
             Self::UnknownElement { element } => write!(f, "unknown element {element} ignored"),
-            Self::ExtraBodyElements => f.write_str("more than one element in Body; only the first was read"),
+            Self::ExtraBodyElements => {
+                f.write_str("more than one element in Body; only the first was read")
+            }
         }
     }
 }

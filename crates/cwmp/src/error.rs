@@ -90,7 +90,9 @@ impl DecodeError {
     /// Line and column, when the error has a position.
     pub fn position(&self) -> Option<(u32, u32)> {
         match self {
-            Self::Xml { line, column, .. } | Self::Invalid { line, column, .. } => Some((*line, *column)),
+            Self::Xml { line, column, .. } | Self::Invalid { line, column, .. } => {
+                Some((*line, *column))
+            }
             _ => None,
         }
     }

@@ -109,13 +109,17 @@ impl EventCode {
         if text.chars().count() > 64 {
             return false;
         }
-        let words = |s: &str| !s.is_empty() && s.split(' ').all(|w| !w.is_empty() && !w.contains(char::is_whitespace));
+        let words = |s: &str| {
+            !s.is_empty()
+                && s.split(' ')
+                    .all(|w| !w.is_empty() && !w.contains(char::is_whitespace))
+        };
         match self {
             Self::Method(m) => words(m) && !m.contains(' '),
             Self::Vendor(v) => v.split_once(' ').is_some_and(|(a, b)| words(a) && words(b)),
-            Self::Other(o) => o
-                .split_once(' ')
-                .is_some_and(|(n, rest)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && words(rest)),
+            Self::Other(o) => o.split_once(' ').is_some_and(|(n, rest)| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && words(rest)
+            }),
             _ => true,
         }
     }
@@ -170,11 +174,17 @@ pub struct Event {
 impl Event {
     /// An event without a CommandKey.
     pub fn new(code: EventCode) -> Self {
-        Self { code, command_key: String::new() }
+        Self {
+            code,
+            command_key: String::new(),
+        }
     }
     /// An event with a CommandKey.
     pub fn with_key(code: EventCode, key: impl Into<String>) -> Self {
-        Self { code, command_key: key.into() }
+        Self {
+            code,
+            command_key: key.into(),
+        }
     }
 }
 

@@ -90,7 +90,9 @@ impl FaultCode {
             9017 => "File transfer failure: unable to complete download",
             9018 => "File transfer failure: file corrupted",
             9019 => "File transfer failure: file authentication failure",
-            9020 => "File transfer failure: unable to complete download within specified time windows",
+            9020 => {
+                "File transfer failure: unable to complete download within specified time windows"
+            }
             9021 => "Cancelation of file transfer not permitted in current transfer state",
             9022 => "Invalid UUID Format",
             9023 => "Unknown Execution Environment",
@@ -245,10 +247,19 @@ mod tests {
 
     #[test]
     fn flt_03_faultcode_accepts_qualified_and_plain_names() {
-        assert_eq!(SoapFaultClass::parse("soap-env:Client"), SoapFaultClass::Client);
+        assert_eq!(
+            SoapFaultClass::parse("soap-env:Client"),
+            SoapFaultClass::Client
+        );
         assert_eq!(SoapFaultClass::parse("Server"), SoapFaultClass::Server);
-        assert_eq!(FaultCode::INVALID_PARAMETER_NAME.soap_class(), SoapFaultClass::Client);
-        assert_eq!(FaultCode::METHOD_NOT_SUPPORTED.soap_class(), SoapFaultClass::Server);
+        assert_eq!(
+            FaultCode::INVALID_PARAMETER_NAME.soap_class(),
+            SoapFaultClass::Client
+        );
+        assert_eq!(
+            FaultCode::METHOD_NOT_SUPPORTED.soap_class(),
+            SoapFaultClass::Server
+        );
     }
 
     #[test]

@@ -35,7 +35,10 @@ pub struct Header {
 impl Header {
     /// A header carrying only a `cwmp:ID`.
     pub fn with_id(id: impl Into<String>) -> Self {
-        Self { id: Some(id.into()), ..Self::default() }
+        Self {
+            id: Some(id.into()),
+            ..Self::default()
+        }
     }
 
     /// Whether nothing would be written for this header.

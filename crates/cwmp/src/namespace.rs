@@ -108,7 +108,10 @@ impl CwmpVersion {
     /// Parses `major.minor`, trimming spaces (icwmp sends `"1.0, 1.1"`).
     pub fn parse(text: &str) -> Option<Self> {
         let (major, minor) = text.trim().split_once('.')?;
-        Some(Self { major: major.trim().parse().ok()?, minor: minor.trim().parse().ok()? })
+        Some(Self {
+            major: major.trim().parse().ok()?,
+            minor: minor.trim().parse().ok()?,
+        })
     }
 
     /// Parses a `SupportedCWMPVersions` list, skipping entries that are not versions.
@@ -152,8 +155,14 @@ mod tests {
 
     #[test]
     fn env_01_cwmp_1_2_namespace_carries_1_2_to_1_4() {
-        assert_eq!(CwmpNamespace::for_version(CwmpVersion::V1_3), CwmpNamespace::V1_2);
-        assert_eq!(CwmpNamespace::for_version(CwmpVersion::V1_4), CwmpNamespace::V1_2);
+        assert_eq!(
+            CwmpNamespace::for_version(CwmpVersion::V1_3),
+            CwmpNamespace::V1_2
+        );
+        assert_eq!(
+            CwmpNamespace::for_version(CwmpVersion::V1_4),
+            CwmpNamespace::V1_2
+        );
         assert_eq!(CwmpNamespace::V1_2.max_version(), CwmpVersion::V1_4);
     }
 
@@ -169,12 +178,18 @@ mod tests {
     #[test]
     fn env_07_version_lists_parse_with_spaces_and_negotiate_the_highest_common() {
         let theirs = CwmpVersion::parse_list("1.0, 1.1, 1.2 ,bogus");
-        assert_eq!(theirs, vec![CwmpVersion::V1_0, CwmpVersion::V1_1, CwmpVersion::V1_2]);
+        assert_eq!(
+            theirs,
+            vec![CwmpVersion::V1_0, CwmpVersion::V1_1, CwmpVersion::V1_2]
+        );
         assert_eq!(
             CwmpVersion::highest_common(&CwmpVersion::ALL, &theirs),
             Some(CwmpVersion::V1_2)
         );
-        assert_eq!(CwmpVersion::highest_common(&[CwmpVersion::V1_4], &theirs), None);
+        assert_eq!(
+            CwmpVersion::highest_common(&[CwmpVersion::V1_4], &theirs),
+            None
+        );
         assert_eq!(CwmpVersion::format_list(&theirs), "1.0,1.1,1.2");
     }
 }

@@ -8,19 +8,58 @@ use crate::namespace::CwmpNamespace;
 /// `(relative path, contents)` of every schema file, laid out as the catalog expects.
 pub const FILES: &[(&str, &str)] = &[
     ("catalog.xml", include_str!("../schemas/catalog.xml")),
-    ("bbf/cwmp-1-0.xsd", include_str!("../schemas/bbf/cwmp-1-0.xsd")),
-    ("bbf/cwmp-1-1.xsd", include_str!("../schemas/bbf/cwmp-1-1.xsd")),
-    ("bbf/cwmp-1-2.xsd", include_str!("../schemas/bbf/cwmp-1-2.xsd")),
-    ("bbf/cwmp-1-3.xsd", include_str!("../schemas/bbf/cwmp-1-3.xsd")),
-    ("bbf/cwmp-1-4.xsd", include_str!("../schemas/bbf/cwmp-1-4.xsd")),
-    ("soap/soap-envelope-1.1.xsd", include_str!("../schemas/soap/soap-envelope-1.1.xsd")),
-    ("soap/soap-encoding-1.1.xsd", include_str!("../schemas/soap/soap-encoding-1.1.xsd")),
-    ("strict/soap-envelope-1.1-strict.xsd", include_str!("../schemas/strict/soap-envelope-1.1-strict.xsd")),
-    ("strict/cwmp-1-0-envelope-strict.xsd", include_str!("../schemas/strict/cwmp-1-0-envelope-strict.xsd")),
-    ("strict/cwmp-1-1-envelope-strict.xsd", include_str!("../schemas/strict/cwmp-1-1-envelope-strict.xsd")),
-    ("strict/cwmp-1-2-envelope-strict.xsd", include_str!("../schemas/strict/cwmp-1-2-envelope-strict.xsd")),
-    ("strict/cwmp-1-3-envelope-strict.xsd", include_str!("../schemas/strict/cwmp-1-3-envelope-strict.xsd")),
-    ("strict/cwmp-1-4-envelope-strict.xsd", include_str!("../schemas/strict/cwmp-1-4-envelope-strict.xsd")),
+    (
+        "bbf/cwmp-1-0.xsd",
+        include_str!("../schemas/bbf/cwmp-1-0.xsd"),
+    ),
+    (
+        "bbf/cwmp-1-1.xsd",
+        include_str!("../schemas/bbf/cwmp-1-1.xsd"),
+    ),
+    (
+        "bbf/cwmp-1-2.xsd",
+        include_str!("../schemas/bbf/cwmp-1-2.xsd"),
+    ),
+    (
+        "bbf/cwmp-1-3.xsd",
+        include_str!("../schemas/bbf/cwmp-1-3.xsd"),
+    ),
+    (
+        "bbf/cwmp-1-4.xsd",
+        include_str!("../schemas/bbf/cwmp-1-4.xsd"),
+    ),
+    (
+        "soap/soap-envelope-1.1.xsd",
+        include_str!("../schemas/soap/soap-envelope-1.1.xsd"),
+    ),
+    (
+        "soap/soap-encoding-1.1.xsd",
+        include_str!("../schemas/soap/soap-encoding-1.1.xsd"),
+    ),
+    (
+        "strict/soap-envelope-1.1-strict.xsd",
+        include_str!("../schemas/strict/soap-envelope-1.1-strict.xsd"),
+    ),
+    (
+        "strict/cwmp-1-0-envelope-strict.xsd",
+        include_str!("../schemas/strict/cwmp-1-0-envelope-strict.xsd"),
+    ),
+    (
+        "strict/cwmp-1-1-envelope-strict.xsd",
+        include_str!("../schemas/strict/cwmp-1-1-envelope-strict.xsd"),
+    ),
+    (
+        "strict/cwmp-1-2-envelope-strict.xsd",
+        include_str!("../schemas/strict/cwmp-1-2-envelope-strict.xsd"),
+    ),
+    (
+        "strict/cwmp-1-3-envelope-strict.xsd",
+        include_str!("../schemas/strict/cwmp-1-3-envelope-strict.xsd"),
+    ),
+    (
+        "strict/cwmp-1-4-envelope-strict.xsd",
+        include_str!("../schemas/strict/cwmp-1-4-envelope-strict.xsd"),
+    ),
 ];
 
 /// The strict whole-envelope schema for a namespace (VALIDATING.md: pick by namespace; the

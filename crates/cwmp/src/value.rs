@@ -72,7 +72,8 @@ impl ValueType {
 
     /// Whether `text` is a valid lexical value of this type. `Other` types accept anything.
     pub fn accepts(&self, text: &str) -> bool {
-        let t = text.trim();
+        // The whiteSpace=collapse facet removes XML whitespace only (not U+00A0, U+3000, ...).
+        let t = text.trim_matches(is_xml_space);
         match self {
             Self::String | Self::Other(_) => true,
             Self::Int => t.parse::<i32>().is_ok(),
@@ -81,8 +82,10 @@ impl ValueType {
             Self::UnsignedLong => t.parse::<u64>().is_ok(),
             Self::Boolean => parse_bool(t).is_some(),
             Self::DateTime => DateTime::parse(t).is_some(),
-            Self::Base64 => t.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/= \n\r\t".contains(&b)),
-            Self::HexBinary => t.len().is_multiple_of(2) && t.bytes().all(|b| b.is_ascii_hexdigit()),
+            Self::Base64 => is_base64(t),
+            Self::HexBinary => {
+                t.len().is_multiple_of(2) && t.bytes().all(|b| b.is_ascii_hexdigit())
+            }
             Self::Decimal => is_decimal(t),
         }
     }
@@ -97,6 +100,42 @@ impl fmt::Display for ValueType {
 impl Serialize for ValueType {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// The four whitespace characters of XML (`S`): space, tab, line feed, carriage return.
+pub fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// The `xsd:base64Binary` lexical space: groups of four alphabet characters (spaces allowed
+/// between them), padding only at the end, and the bits a padded group drops must be zero.
+fn is_base64(t: &str) -> bool {
+    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    let chars: Vec<u8> = t
+        .bytes()
+        .filter(|b| *b != b' ' && !is_xml_space(char::from(*b)))
+        .collect();
+    if !chars.len().is_multiple_of(4) {
+        return false;
+    }
+    let pad = chars.iter().rev().take_while(|b| **b == b'=').count();
+    let data = &chars[..chars.len() - pad];
+    if pad > 2 || !data.iter().all(|b| is_b64(*b)) {
+        return false;
+    }
+    let value = |b: u8| match b {
+        b'A'..=b'Z' => b - b'A',
+        b'a'..=b'z' => b - b'a' + 26,
+        b'0'..=b'9' => b - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    match (pad, data.last()) {
+        (1, Some(&last)) => value(last) & 0b11 == 0,
+        (2, Some(&last)) => value(last) & 0b1111 == 0,
+        (0, _) => true,
+        _ => false,
     }
 }
 
@@ -133,27 +172,45 @@ pub struct Value {
 impl Value {
     /// A string value.
     pub fn string(text: impl Into<String>) -> Self {
-        Self { kind: ValueType::String, text: text.into() }
+        Self {
+            kind: ValueType::String,
+            text: text.into(),
+        }
     }
     /// An `xsd:unsignedInt` value.
     pub fn unsigned_int(v: u32) -> Self {
-        Self { kind: ValueType::UnsignedInt, text: v.to_string() }
+        Self {
+            kind: ValueType::UnsignedInt,
+            text: v.to_string(),
+        }
     }
     /// An `xsd:int` value.
     pub fn int(v: i32) -> Self {
-        Self { kind: ValueType::Int, text: v.to_string() }
+        Self {
+            kind: ValueType::Int,
+            text: v.to_string(),
+        }
     }
     /// An `xsd:boolean` value (written with the encoder's boolean literal).
     pub fn boolean(v: bool) -> Self {
-        Self { kind: ValueType::Boolean, text: if v { "true" } else { "false" }.to_owned() }
+        Self {
+            kind: ValueType::Boolean,
+            text: if v { "true" } else { "false" }.to_owned(),
+        }
     }
     /// An `xsd:dateTime` value.
     pub fn date_time(v: DateTime) -> Self {
-        Self { kind: ValueType::DateTime, text: v.to_string() }
+        Self {
+            kind: ValueType::DateTime,
+            text: v.to_string(),
+        }
     }
     /// A value with an explicit type.
     pub fn typed(kind: ValueType, text: impl Into<String>) -> Self {
-        Self { kind, text: text.into() }
+        Self {
+            kind,
+            text: text.into(),
+        }
     }
     /// The value as a boolean, if it is one.
     pub fn as_bool(&self) -> Option<bool> {
@@ -185,7 +242,10 @@ pub struct ParameterValue {
 impl ParameterValue {
     /// Builds a parameter value.
     pub fn new(name: impl Into<String>, value: Value) -> Self {
-        Self { name: name.into(), value }
+        Self {
+            name: name.into(),
+            value,
+        }
     }
 }
 
@@ -195,7 +255,13 @@ mod tests {
 
     #[test]
     fn dm_04_booleans_accept_every_lexical_form() {
-        for (t, v) in [("true", true), ("1", true), ("false", false), ("0", false), (" TRUE ", true)] {
+        for (t, v) in [
+            ("true", true),
+            ("1", true),
+            ("false", false),
+            ("0", false),
+            (" TRUE ", true),
+        ] {
             assert_eq!(parse_bool(t), Some(v), "{t}");
         }
         assert_eq!(parse_bool("yes"), None);

@@ -10,7 +10,9 @@ pub(crate) struct XmlWriter {
 
 impl XmlWriter {
     pub(crate) fn with_capacity(n: usize) -> Self {
-        Self { out: String::with_capacity(n) }
+        Self {
+            out: String::with_capacity(n),
+        }
     }
 
     pub(crate) fn raw(&mut self, s: &str) {
@@ -72,7 +74,10 @@ impl XmlWriter {
 /// Escapes text or an attribute value (ENV-12).
 pub(crate) fn escape_into(text: &str, out: &mut String) {
     // Fast path: nothing to escape.
-    if text.bytes().all(|b| (0x20..0x7F).contains(&b) && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')) {
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7F).contains(&b) && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
         out.push_str(text);
         return;
     }
@@ -104,6 +109,9 @@ mod tests {
     fn env_12_escapes_markup_non_ascii_and_forbidden_characters() {
         let mut s = String::new();
         escape_into("a&b<c>\"d'é\u{2}\r\n€", &mut s);
-        assert_eq!(s, "a&amp;b&lt;c&gt;&quot;d&apos;&#xE9;&#xFFFD;&#13;&#10;&#x20AC;");
+        assert_eq!(
+            s,
+            "a&amp;b&lt;c&gt;&quot;d&apos;&#xE9;&#xFFFD;&#13;&#10;&#x20AC;"
+        );
     }
 }

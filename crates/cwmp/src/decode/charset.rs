@@ -7,8 +7,13 @@ use crate::error::DecodeError;
 use std::borrow::Cow;
 
 /// Decodes `bytes` to text using `content_type`'s charset, the XML declaration, or a BOM.
-pub fn to_text<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Result<(Cow<'a, str>, Option<Quirk>), DecodeError> {
-    let declared = content_type.and_then(charset_param).or_else(|| declaration_encoding(bytes));
+pub fn to_text<'a>(
+    bytes: &'a [u8],
+    content_type: Option<&str>,
+) -> Result<(Cow<'a, str>, Option<Quirk>), DecodeError> {
+    let declared = content_type
+        .and_then(charset_param)
+        .or_else(|| declaration_encoding(bytes));
     let bytes_no_bom = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
         return utf16(bytes).map(|s| (Cow::Owned(s), None));
@@ -16,16 +21,24 @@ pub fn to_text<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Result<(Cow<'
     match declared.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None => match std::str::from_utf8(bytes_no_bom) {
             Ok(s) => Ok((Cow::Borrowed(s), None)),
-            Err(_) => Ok((Cow::Owned(latin1(bytes_no_bom)), Some(Quirk::Latin1Fallback))),
+            Err(_) => Ok((
+                Cow::Owned(latin1(bytes_no_bom)),
+                Some(Quirk::Latin1Fallback),
+            )),
         },
         Some("utf-8" | "utf8") => std::str::from_utf8(bytes_no_bom)
             .map(|s| (Cow::Borrowed(s), None))
-            .map_err(|e| DecodeError::InvalidEncoding { charset: "UTF-8", offset: e.valid_up_to() }),
+            .map_err(|e| DecodeError::InvalidEncoding {
+                charset: "UTF-8",
+                offset: e.valid_up_to(),
+            }),
         Some("us-ascii" | "ascii") => match std::str::from_utf8(bytes_no_bom) {
             Ok(s) if s.is_ascii() => Ok((Cow::Borrowed(s), None)),
             _ => Ok((Cow::Owned(latin1(bytes_no_bom)), None)),
         },
-        Some("iso-8859-1" | "latin1" | "latin-1" | "iso_8859-1" | "l1") => Ok((Cow::Owned(latin1(bytes_no_bom)), None)),
+        Some("iso-8859-1" | "latin1" | "latin-1" | "iso_8859-1" | "l1") => {
+            Ok((Cow::Owned(latin1(bytes_no_bom)), None))
+        }
         Some("windows-1252" | "cp1252") => Ok((Cow::Owned(windows_1252(bytes_no_bom)), None)),
         Some("utf-16" | "utf-16le" | "utf-16be") => utf16(bytes).map(|s| (Cow::Owned(s), None)),
         Some(other) => Err(DecodeError::UnsupportedCharset(other.to_owned())),
@@ -36,7 +49,9 @@ pub fn to_text<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Result<(Cow<'
 fn charset_param(content_type: &str) -> Option<String> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').to_owned())
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_owned())
     })
 }
 
@@ -63,12 +78,19 @@ fn latin1(bytes: &[u8]) -> String {
 
 fn windows_1252(bytes: &[u8]) -> String {
     const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž', '\u{8F}', '\u{90}', '‘', '’',
-        '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}', 'ž', 'Ÿ',
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž',
+        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}',
+        'ž', 'Ÿ',
     ];
     bytes
         .iter()
-        .map(|&b| if (0x80..0xA0).contains(&b) { HIGH[usize::from(b - 0x80)] } else { char::from(b) })
+        .map(|&b| {
+            if (0x80..0xA0).contains(&b) {
+                HIGH[usize::from(b - 0x80)]
+            } else {
+                char::from(b)
+            }
+        })
         .collect()
 }
 
@@ -84,11 +106,21 @@ fn utf16(bytes: &[u8]) -> Result<String, DecodeError> {
     let units = body
         .chunks(2)
         .map(|c| match c {
-            [a, b] => Ok(if le { u16::from_le_bytes([*a, *b]) } else { u16::from_be_bytes([*a, *b]) }),
-            _ => Err(DecodeError::InvalidEncoding { charset: "UTF-16", offset: bytes.len() - 1 }),
+            [a, b] => Ok(if le {
+                u16::from_le_bytes([*a, *b])
+            } else {
+                u16::from_be_bytes([*a, *b])
+            }),
+            _ => Err(DecodeError::InvalidEncoding {
+                charset: "UTF-16",
+                offset: bytes.len() - 1,
+            }),
         })
         .collect::<Result<Vec<u16>, _>>()?;
-    String::from_utf16(&units).map_err(|_| DecodeError::InvalidEncoding { charset: "UTF-16", offset: 0 })
+    String::from_utf16(&units).map_err(|_| DecodeError::InvalidEncoding {
+        charset: "UTF-16",
+        offset: 0,
+    })
 }
 
 /// Replaces characters XML 1.0 forbids, raw or as character references, with U+FFFD.
@@ -96,7 +128,8 @@ fn utf16(bytes: &[u8]) -> Result<String, DecodeError> {
 pub fn replace_forbidden(text: Cow<'_, str>) -> (Cow<'_, str>, usize) {
     let bytes = text.as_bytes();
     let needs = bytes.iter().enumerate().any(|(i, &b)| {
-        (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') || (b == b'&' && bytes.get(i + 1) == Some(&b'#'))
+        (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+            || (b == b'&' && bytes.get(i + 1) == Some(&b'#'))
     });
     if !needs {
         return (text, 0);
@@ -165,9 +198,15 @@ mod tests {
     fn declared_utf8_that_is_not_is_an_error() {
         assert_eq!(
             to_text(b"<a>\xE9</a>", Some("text/xml; charset=utf-8")),
-            Err(DecodeError::InvalidEncoding { charset: "UTF-8", offset: 3 })
+            Err(DecodeError::InvalidEncoding {
+                charset: "UTF-8",
+                offset: 3
+            })
         );
-        assert!(matches!(to_text(b"<a/>", Some("text/xml; charset=koi8-r")), Err(DecodeError::UnsupportedCharset(_))));
+        assert!(matches!(
+            to_text(b"<a/>", Some("text/xml; charset=koi8-r")),
+            Err(DecodeError::UnsupportedCharset(_))
+        ));
     }
 
     #[test]

@@ -33,7 +33,11 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        Self { max_bytes: 8 * 1024 * 1024, max_nodes: 1_000_000, max_depth: 64 }
+        Self {
+            max_bytes: 8 * 1024 * 1024,
+            max_nodes: 1_000_000,
+            max_depth: 64,
+        }
     }
 }
 
@@ -43,9 +47,16 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
 }
 
 /// Decodes a message; `content_type` is the HTTP Content-Type header, used for its charset.
-pub fn decode_with(bytes: &[u8], content_type: Option<&str>, options: &DecodeOptions) -> Result<Decoded, DecodeError> {
+pub fn decode_with(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    options: &DecodeOptions,
+) -> Result<Decoded, DecodeError> {
     if bytes.len() > options.max_bytes {
-        return Err(DecodeError::TooLarge { size: bytes.len(), limit: options.max_bytes });
+        return Err(DecodeError::TooLarge {
+            size: bytes.len(),
+            limit: options.max_bytes,
+        });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DecodeError::Empty);
@@ -58,11 +69,18 @@ pub fn decode_with(bytes: &[u8], content_type: Option<&str>, options: &DecodeOpt
         quirks.push(Quirk::ControlCharactersReplaced { count: replaced });
     }
     check_depth(&text, options.max_depth)?;
-    let parse_options = ParsingOptions { allow_dtd: false, nodes_limit: options.max_nodes, ..ParsingOptions::default() };
+    let parse_options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: options.max_nodes,
+        ..ParsingOptions::default()
+    };
     let doc = Document::parse_with_options(&text, parse_options).map_err(xml_error)?;
     let mut ctx = Ctx { doc: &doc, quirks };
     let envelope = ctx.envelope()?;
-    Ok(Decoded { envelope, quirks: ctx.quirks })
+    Ok(Decoded {
+        envelope,
+        quirks: ctx.quirks,
+    })
 }
 
 fn xml_error(e: roxmltree::Error) -> DecodeError {
@@ -71,7 +89,11 @@ fn xml_error(e: roxmltree::Error) -> DecodeError {
         roxmltree::Error::NodesLimitReached => DecodeError::LimitExceeded("node count"),
         other => {
             let pos = other.pos();
-            DecodeError::Xml { message: other.to_string(), line: pos.row, column: pos.col }
+            DecodeError::Xml {
+                message: other.to_string(),
+                line: pos.row,
+                column: pos.col,
+            }
         }
     }
 }
@@ -88,7 +110,10 @@ fn check_depth(text: &str, max_depth: usize) -> Result<(), DecodeError> {
             Some(b'?' | b'!') => {}
             Some(_) => {
                 // Find the end of the tag; a self-closing tag does not nest.
-                let end = b[i..].iter().position(|&c| c == b'>').map_or(b.len(), |e| i + e);
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'>')
+                    .map_or(b.len(), |e| i + e);
                 if end == 0 || b.get(end - 1) != Some(&b'/') {
                     depth += 1;
                     if depth > max_depth {
@@ -132,15 +157,21 @@ impl<'a, 'input> Ctx<'a, 'input> {
             if ns == "http://www.w3.org/2003/05/soap-envelope" {
                 return Err(DecodeError::Soap12);
             }
-            return Err(DecodeError::NotAnEnvelope { found: format!("{{{ns}}}{}", root.tag_name().name()) });
+            return Err(DecodeError::NotAnEnvelope {
+                found: format!("{{{ns}}}{}", root.tag_name().name()),
+            });
         }
         let mut header_node = None;
         let mut body_node = None;
         for child in elements(root) {
             match child.tag_name().name() {
-                "Header" if header_node.is_none() && body_node.is_none() => header_node = Some(child),
+                "Header" if header_node.is_none() && body_node.is_none() => {
+                    header_node = Some(child)
+                }
                 "Body" if body_node.is_none() => body_node = Some(child),
-                other => self.quirks.push(Quirk::UnknownElement { element: other.to_owned() }),
+                other => self.quirks.push(Quirk::UnknownElement {
+                    element: other.to_owned(),
+                }),
             }
         }
         let body_node = body_node.ok_or(DecodeError::MissingBody)?;
@@ -155,7 +186,8 @@ impl<'a, 'input> Ctx<'a, 'input> {
             Some(h) => self.header(h, &mut found_ns)?,
             None => Header::default(),
         };
-        let is_soap_fault = rpc.tag_name().name() == "Fault" && rpc.tag_name().namespace() == Some(namespace::SOAP_ENV);
+        let is_soap_fault = rpc.tag_name().name() == "Fault"
+            && rpc.tag_name().namespace() == Some(namespace::SOAP_ENV);
         let body = if is_soap_fault {
             let (fault, ns) = self.fault(rpc)?;
             if ns.is_some() {
@@ -165,7 +197,9 @@ impl<'a, 'input> Ctx<'a, 'input> {
         } else {
             match rpc.tag_name().namespace() {
                 Some(uri) => {
-                    let ns = self.cwmp_namespace(uri).ok_or_else(|| DecodeError::UnknownNamespace(uri.to_owned()))?;
+                    let ns = self
+                        .cwmp_namespace(uri)
+                        .ok_or_else(|| DecodeError::UnknownNamespace(uri.to_owned()))?;
                     found_ns = Some(ns);
                 }
                 None => self.quirks.push(Quirk::UnqualifiedRpc),
@@ -173,15 +207,29 @@ impl<'a, 'input> Ctx<'a, 'input> {
             self.body(rpc)?
         };
         let namespace = found_ns
-            .or_else(|| root.namespaces().find_map(|n| CwmpNamespace::from_uri(n.uri()).map(|(ns, _)| ns)))
+            .or_else(|| {
+                root.namespaces()
+                    .find_map(|n| CwmpNamespace::from_uri(n.uri()).map(|(ns, _)| ns))
+            })
             .unwrap_or(CwmpNamespace::V1_0);
-        Ok(Envelope { namespace, header, body })
+        Ok(Envelope {
+            namespace,
+            header,
+            body,
+        })
     }
 
     fn cwmp_namespace(&mut self, uri: &str) -> Option<CwmpNamespace> {
         let (ns, nonstandard) = CwmpNamespace::from_uri(uri)?;
-        if nonstandard && !self.quirks.iter().any(|q| matches!(q, Quirk::NonStandardNamespace { .. })) {
-            self.quirks.push(Quirk::NonStandardNamespace { uri: uri.to_owned() });
+        if nonstandard
+            && !self
+                .quirks
+                .iter()
+                .any(|q| matches!(q, Quirk::NonStandardNamespace { .. }))
+        {
+            self.quirks.push(Quirk::NonStandardNamespace {
+                uri: uri.to_owned(),
+            });
         }
         Some(ns)
     }
@@ -208,15 +256,24 @@ impl<'a, 'input> Ctx<'a, 'input> {
             match child.tag_name().name() {
                 "ID" => h.id = Some(child.text().unwrap_or("").to_owned()),
                 "HoldRequests" => {
-                    h.hold_requests = Some(parse_bool(text).ok_or_else(|| self.invalid(child, "not a boolean"))?)
+                    h.hold_requests =
+                        Some(parse_bool(text).ok_or_else(|| self.invalid(child, "not a boolean"))?)
                 }
                 "NoMoreRequests" => h.no_more_requests = parse_bool(text),
                 "SessionTimeout" => {
-                    h.session_timeout = Some(text.parse().map_err(|_| self.invalid(child, "not an unsignedInt"))?)
+                    h.session_timeout = Some(
+                        text.parse()
+                            .map_err(|_| self.invalid(child, "not an unsignedInt"))?,
+                    )
                 }
-                "SupportedCWMPVersions" => h.supported_cwmp_versions = Some(CwmpVersion::parse_list(text)),
+                "SupportedCWMPVersions" => {
+                    h.supported_cwmp_versions = Some(CwmpVersion::parse_list(text))
+                }
                 "UseCWMPVersion" => {
-                    h.use_cwmp_version = Some(CwmpVersion::parse(text).ok_or_else(|| self.invalid(child, "not a version"))?)
+                    h.use_cwmp_version = Some(
+                        CwmpVersion::parse(text)
+                            .ok_or_else(|| self.invalid(child, "not a version"))?,
+                    )
                 }
                 other => {
                     if must_understand {
@@ -229,8 +286,15 @@ impl<'a, 'input> Ctx<'a, 'input> {
     }
 
     fn fault(&mut self, node: Node<'_, '_>) -> R<(Fault, Option<CwmpNamespace>)> {
-        let soap_class = SoapFaultClass::parse(child(node, "faultcode").and_then(|n| n.text()).unwrap_or("Server"));
-        let soap_string = child(node, "faultstring").and_then(|n| n.text()).unwrap_or("").to_owned();
+        let soap_class = SoapFaultClass::parse(
+            child(node, "faultcode")
+                .and_then(|n| n.text())
+                .unwrap_or("Server"),
+        );
+        let soap_string = child(node, "faultstring")
+            .and_then(|n| n.text())
+            .unwrap_or("")
+            .to_owned();
         let detail = child(node, "detail").and_then(|d| child(d, "Fault"));
         let Some(detail) = detail else {
             // A SOAP fault without a CWMP detail (a MustUnderstand fault, for instance).
@@ -239,11 +303,20 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 _ => FaultCode(9002),
             };
             return Ok((
-                Fault { soap_class, string: soap_string.clone(), soap_string, code, set_parameter_values_faults: vec![] },
+                Fault {
+                    soap_class,
+                    string: soap_string.clone(),
+                    soap_string,
+                    code,
+                    set_parameter_values_faults: vec![],
+                },
                 None,
             ));
         };
-        let ns = detail.tag_name().namespace().and_then(|u| self.cwmp_namespace(u));
+        let ns = detail
+            .tag_name()
+            .namespace()
+            .and_then(|u| self.cwmp_namespace(u));
         let code = FaultCode(self.req_parse(detail, "FaultCode")?);
         let string = self.opt_text(detail, "FaultString");
         let mut spv = Vec::new();
@@ -254,27 +327,41 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 string: self.opt_text(f, "FaultString"),
             });
         }
-        Ok((Fault { soap_class, soap_string, code, string, set_parameter_values_faults: spv }, ns))
+        Ok((
+            Fault {
+                soap_class,
+                soap_string,
+                code,
+                string,
+                set_parameter_values_faults: spv,
+            },
+            ns,
+        ))
     }
 
     // ----- leaf helpers -----
 
     fn opt_text(&self, node: Node<'_, '_>, name: &str) -> String {
-        child(node, name).map(|c| text_of(c).into_owned()).unwrap_or_default()
+        child(node, name)
+            .map(|c| text_of(c).into_owned())
+            .unwrap_or_default()
     }
 
     fn text(&mut self, node: Node<'_, '_>, name: &str) -> String {
         match child(node, name) {
             Some(c) => text_of(c).into_owned(),
             None => {
-                self.quirks.push(Quirk::MissingElement { element: format!("{}/{name}", path_of(node)) });
+                self.quirks.push(Quirk::MissingElement {
+                    element: format!("{}/{name}", path_of(node)),
+                });
                 String::new()
             }
         }
     }
 
     fn req_child<'n, 'i>(&self, node: Node<'n, 'i>, name: &str) -> R<Node<'n, 'i>> {
-        child(node, name).ok_or_else(|| self.invalid(node, format!("missing required element {name}")))
+        child(node, name)
+            .ok_or_else(|| self.invalid(node, format!("missing required element {name}")))
     }
 
     fn req_text(&self, node: Node<'_, '_>, name: &str) -> R<String> {
@@ -284,7 +371,9 @@ impl<'a, 'input> Ctx<'a, 'input> {
     fn req_parse<T: std::str::FromStr>(&self, node: Node<'_, '_>, name: &str) -> R<T> {
         let c = self.req_child(node, name)?;
         let t = text_of(c);
-        t.trim().parse().map_err(|_| self.invalid(c, format!("{:?} is not a valid {name}", t.trim())))
+        t.trim()
+            .parse()
+            .map_err(|_| self.invalid(c, format!("{:?} is not a valid {name}", t.trim())))
     }
 
     fn num<T: std::str::FromStr + Default>(&mut self, node: Node<'_, '_>, name: &str) -> R<T> {
@@ -295,10 +384,13 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 if t.is_empty() {
                     return Ok(T::default());
                 }
-                t.parse().map_err(|_| self.invalid(c, format!("{t:?} is not a valid number")))
+                t.parse()
+                    .map_err(|_| self.invalid(c, format!("{t:?} is not a valid number")))
             }
             None => {
-                self.quirks.push(Quirk::MissingElement { element: format!("{}/{name}", path_of(node)) });
+                self.quirks.push(Quirk::MissingElement {
+                    element: format!("{}/{name}", path_of(node)),
+                });
                 Ok(T::default())
             }
         }
@@ -308,7 +400,9 @@ impl<'a, 'input> Ctx<'a, 'input> {
         match child(node, name) {
             Some(c) => parse_bool(&text_of(c)).ok_or_else(|| self.invalid(c, "not a boolean")),
             None => {
-                self.quirks.push(Quirk::MissingElement { element: format!("{}/{name}", path_of(node)) });
+                self.quirks.push(Quirk::MissingElement {
+                    element: format!("{}/{name}", path_of(node)),
+                });
                 Ok(false)
             }
         }
@@ -321,10 +415,13 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 if t.trim().is_empty() {
                     return Ok(DateTime::UNKNOWN);
                 }
-                DateTime::parse(&t).ok_or_else(|| self.invalid(c, format!("{:?} is not a dateTime", t.trim())))
+                DateTime::parse(&t)
+                    .ok_or_else(|| self.invalid(c, format!("{:?} is not a dateTime", t.trim())))
             }
             None => {
-                self.quirks.push(Quirk::MissingElement { element: format!("{}/{name}", path_of(node)) });
+                self.quirks.push(Quirk::MissingElement {
+                    element: format!("{}/{name}", path_of(node)),
+                });
                 Ok(DateTime::UNKNOWN)
             }
         }
@@ -333,15 +430,23 @@ impl<'a, 'input> Ctx<'a, 'input> {
     /// The members of an array element, checking `soap-enc:arrayType` (ENV-09).
     fn array<'n, 'i>(&mut self, node: Node<'n, 'i>, name: &str) -> Vec<Node<'n, 'i>> {
         let Some(arr) = child(node, name) else {
-            self.quirks.push(Quirk::MissingElement { element: format!("{}/{name}", path_of(node)) });
+            self.quirks.push(Quirk::MissingElement {
+                element: format!("{}/{name}", path_of(node)),
+            });
             return Vec::new();
         };
         let members: Vec<Node<'n, 'i>> = elements(arr).collect();
-        match arr.attribute((namespace::SOAP_ENC, "arrayType")).or_else(|| {
-            arr.attributes().find(|a| a.name() == "arrayType").map(|a| a.value())
-        }) {
+        match arr
+            .attribute((namespace::SOAP_ENC, "arrayType"))
+            .or_else(|| {
+                arr.attributes()
+                    .find(|a| a.name() == "arrayType")
+                    .map(|a| a.value())
+            }) {
             Some(t) => {
-                let declared = t.rsplit_once('[').and_then(|(_, n)| n.trim_end_matches(']').trim().parse::<usize>().ok());
+                let declared = t
+                    .rsplit_once('[')
+                    .and_then(|(_, n)| n.trim_end_matches(']').trim().parse::<usize>().ok());
                 if let Some(declared) = declared
                     && declared != members.len()
                 {
@@ -352,13 +457,18 @@ impl<'a, 'input> Ctx<'a, 'input> {
                     });
                 }
             }
-            None => self.quirks.push(Quirk::MissingArrayType { element: name.to_owned() }),
+            None => self.quirks.push(Quirk::MissingArrayType {
+                element: name.to_owned(),
+            }),
         }
         members
     }
 
     fn strings(&mut self, node: Node<'_, '_>, name: &str) -> Vec<String> {
-        self.array(node, name).into_iter().map(|n| text_of(n).trim().to_owned()).collect()
+        self.array(node, name)
+            .into_iter()
+            .map(|n| text_of(n).trim().to_owned())
+            .collect()
     }
 
     fn value(&mut self, node: Node<'_, '_>, param: &str) -> Value {
@@ -366,19 +476,31 @@ impl<'a, 'input> Ctx<'a, 'input> {
         let ty = node
             .attribute((namespace::XSI, "type"))
             .or_else(|| node.attribute((namespace::XSI_1999, "type")))
-            .or_else(|| node.attributes().find(|a| a.name() == "type").map(|a| a.value()));
+            .or_else(|| {
+                node.attributes()
+                    .find(|a| a.name() == "type")
+                    .map(|a| a.value())
+            });
         let kind = match ty {
             None => {
-                self.quirks.push(Quirk::MissingXsiType { parameter: param.to_owned() });
+                self.quirks.push(Quirk::MissingXsiType {
+                    parameter: param.to_owned(),
+                });
                 ValueType::String
             }
             Some(t) => {
                 let t = t.trim();
                 let (prefix, local) = t.split_once(':').map_or((None, t), |(p, l)| (Some(p), l));
                 if node.lookup_namespace_uri(prefix).is_none() && prefix.is_some() {
-                    self.quirks.push(Quirk::UnboundTypePrefix { written: t.to_owned() });
+                    self.quirks.push(Quirk::UnboundTypePrefix {
+                        written: t.to_owned(),
+                    });
                 }
-                if local.is_empty() { ValueType::String } else { ValueType::from_xsd_name(local) }
+                if local.is_empty() {
+                    ValueType::String
+                } else {
+                    ValueType::from_xsd_name(local)
+                }
             }
         };
         Value { kind, text }
@@ -392,7 +514,9 @@ impl<'a, 'input> Ctx<'a, 'input> {
             let value = match child(m, "Value") {
                 Some(v) => self.value(v, &name),
                 None => {
-                    self.quirks.push(Quirk::MissingElement { element: format!("{name}/Value") });
+                    self.quirks.push(Quirk::MissingElement {
+                        element: format!("{name}/Value"),
+                    });
                     Value::default()
                 }
             };
@@ -403,9 +527,14 @@ impl<'a, 'input> Ctx<'a, 'input> {
 
     fn transfer_fault(&mut self, node: Node<'_, '_>) -> R<TransferFault> {
         match child(node, "FaultStruct") {
-            Some(f) => Ok(TransferFault { code: FaultCode(self.num(f, "FaultCode")?), string: self.opt_text(f, "FaultString") }),
+            Some(f) => Ok(TransferFault {
+                code: FaultCode(self.num(f, "FaultCode")?),
+                string: self.opt_text(f, "FaultString"),
+            }),
             None => {
-                self.quirks.push(Quirk::MissingElement { element: format!("{}/FaultStruct", path_of(node)) });
+                self.quirks.push(Quirk::MissingElement {
+                    element: format!("{}/FaultStruct", path_of(node)),
+                });
                 Ok(TransferFault::default())
             }
         }
@@ -417,7 +546,10 @@ impl<'a, 'input> Ctx<'a, 'input> {
 
     fn du_result(&mut self, r: Node<'_, '_>) -> R<DuOperationResult> {
         let fault = match child(r, "Fault") {
-            Some(f) => DuFault { code: FaultCode(self.num(f, "FaultCode")?), string: self.opt_child_text(f, "FaultString") },
+            Some(f) => DuFault {
+                code: FaultCode(self.num(f, "FaultCode")?),
+                string: self.opt_child_text(f, "FaultString"),
+            },
             None => DuFault::default(),
         };
         Ok(DuOperationResult {
@@ -439,15 +571,25 @@ impl<'a, 'input> Ctx<'a, 'input> {
     fn body(&mut self, n: Node<'_, '_>) -> R<Body> {
         Ok(match n.tag_name().name() {
             "GetRPCMethods" => Body::GetRPCMethods,
-            "GetRPCMethodsResponse" => Body::GetRPCMethodsResponse(GetRpcMethodsResponse { method_list: self.strings(n, "MethodList") }),
+            "GetRPCMethodsResponse" => Body::GetRPCMethodsResponse(GetRpcMethodsResponse {
+                method_list: self.strings(n, "MethodList"),
+            }),
             "SetParameterValues" => Body::SetParameterValues(SetParameterValues {
                 parameter_list: self.parameter_values(n)?,
                 parameter_key: self.text(n, "ParameterKey"),
             }),
-            "SetParameterValuesResponse" => Body::SetParameterValuesResponse(SetParameterValuesResponse { status: self.num(n, "Status")? }),
-            "GetParameterValues" => Body::GetParameterValues(GetParameterValues { parameter_names: self.strings(n, "ParameterNames") }),
+            "SetParameterValuesResponse" => {
+                Body::SetParameterValuesResponse(SetParameterValuesResponse {
+                    status: self.num(n, "Status")?,
+                })
+            }
+            "GetParameterValues" => Body::GetParameterValues(GetParameterValues {
+                parameter_names: self.strings(n, "ParameterNames"),
+            }),
             "GetParameterValuesResponse" => {
-                Body::GetParameterValuesResponse(GetParameterValuesResponse { parameter_list: self.parameter_values(n)? })
+                Body::GetParameterValuesResponse(GetParameterValuesResponse {
+                    parameter_list: self.parameter_values(n)?,
+                })
             }
             "GetParameterNames" => Body::GetParameterNames(GetParameterNames {
                 parameter_path: self.text(n, "ParameterPath").trim().to_owned(),
@@ -456,9 +598,14 @@ impl<'a, 'input> Ctx<'a, 'input> {
             "GetParameterNamesResponse" => {
                 let mut list = Vec::new();
                 for m in self.array(n, "ParameterList") {
-                    list.push(ParameterInfo { name: self.req_text(m, "Name")?, writable: self.boolean(m, "Writable")? });
+                    list.push(ParameterInfo {
+                        name: self.req_text(m, "Name")?,
+                        writable: self.boolean(m, "Writable")?,
+                    });
                 }
-                Body::GetParameterNamesResponse(GetParameterNamesResponse { parameter_list: list })
+                Body::GetParameterNamesResponse(GetParameterNamesResponse {
+                    parameter_list: list,
+                })
             }
             "SetParameterAttributes" => {
                 let mut list = Vec::new();
@@ -471,12 +618,14 @@ impl<'a, 'input> Ctx<'a, 'input> {
                         access_list: self.strings(m, "AccessList"),
                     });
                 }
-                Body::SetParameterAttributes(SetParameterAttributes { parameter_list: list })
+                Body::SetParameterAttributes(SetParameterAttributes {
+                    parameter_list: list,
+                })
             }
             "SetParameterAttributesResponse" => Body::SetParameterAttributesResponse,
-            "GetParameterAttributes" => {
-                Body::GetParameterAttributes(GetParameterAttributes { parameter_names: self.strings(n, "ParameterNames") })
-            }
+            "GetParameterAttributes" => Body::GetParameterAttributes(GetParameterAttributes {
+                parameter_names: self.strings(n, "ParameterNames"),
+            }),
             "GetParameterAttributesResponse" => {
                 let mut list = Vec::new();
                 for m in self.array(n, "ParameterList") {
@@ -486,17 +635,25 @@ impl<'a, 'input> Ctx<'a, 'input> {
                         access_list: self.strings(m, "AccessList"),
                     });
                 }
-                Body::GetParameterAttributesResponse(GetParameterAttributesResponse { parameter_list: list })
+                Body::GetParameterAttributesResponse(GetParameterAttributesResponse {
+                    parameter_list: list,
+                })
             }
-            "AddObject" => Body::AddObject(AddObject { object_name: self.req_text(n, "ObjectName")?, parameter_key: self.text(n, "ParameterKey") }),
+            "AddObject" => Body::AddObject(AddObject {
+                object_name: self.req_text(n, "ObjectName")?,
+                parameter_key: self.text(n, "ParameterKey"),
+            }),
             "AddObjectResponse" => Body::AddObjectResponse(AddObjectResponse {
                 instance_number: self.req_parse(n, "InstanceNumber")?,
                 status: self.num(n, "Status")?,
             }),
-            "DeleteObject" => {
-                Body::DeleteObject(DeleteObject { object_name: self.req_text(n, "ObjectName")?, parameter_key: self.text(n, "ParameterKey") })
-            }
-            "DeleteObjectResponse" => Body::DeleteObjectResponse(DeleteObjectResponse { status: self.num(n, "Status")? }),
+            "DeleteObject" => Body::DeleteObject(DeleteObject {
+                object_name: self.req_text(n, "ObjectName")?,
+                parameter_key: self.text(n, "ParameterKey"),
+            }),
+            "DeleteObjectResponse" => Body::DeleteObjectResponse(DeleteObjectResponse {
+                status: self.num(n, "Status")?,
+            }),
             "Download" => Body::Download(Download {
                 command_key: self.text(n, "CommandKey"),
                 file_type: self.text(n, "FileType").trim().to_owned(),
@@ -510,24 +667,35 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 failure_url: self.text(n, "FailureURL"),
             }),
             "DownloadResponse" => Body::DownloadResponse(self.transfer_response(n)?),
-            "Reboot" => Body::Reboot(Reboot { command_key: self.text(n, "CommandKey") }),
+            "Reboot" => Body::Reboot(Reboot {
+                command_key: self.text(n, "CommandKey"),
+            }),
             "RebootResponse" => Body::RebootResponse,
             "GetQueuedTransfers" => Body::GetQueuedTransfers,
             "GetQueuedTransfersResponse" => {
                 let mut list = Vec::new();
                 for m in self.array(n, "TransferList") {
-                    list.push(QueuedTransfer { command_key: self.text(m, "CommandKey"), state: self.num(m, "State")? });
+                    list.push(QueuedTransfer {
+                        command_key: self.text(m, "CommandKey"),
+                        state: self.num(m, "State")?,
+                    });
                 }
-                Body::GetQueuedTransfersResponse(GetQueuedTransfersResponse { transfer_list: list })
+                Body::GetQueuedTransfersResponse(GetQueuedTransfersResponse {
+                    transfer_list: list,
+                })
             }
             "ScheduleInform" => Body::ScheduleInform(ScheduleInform {
                 delay_seconds: self.num(n, "DelaySeconds")?,
                 command_key: self.text(n, "CommandKey"),
             }),
             "ScheduleInformResponse" => Body::ScheduleInformResponse,
-            "SetVouchers" => Body::SetVouchers(SetVouchers { voucher_list: self.strings(n, "VoucherList") }),
+            "SetVouchers" => Body::SetVouchers(SetVouchers {
+                voucher_list: self.strings(n, "VoucherList"),
+            }),
             "SetVouchersResponse" => Body::SetVouchersResponse,
-            "GetOptions" => Body::GetOptions(GetOptions { option_name: self.text(n, "OptionName") }),
+            "GetOptions" => Body::GetOptions(GetOptions {
+                option_name: self.text(n, "OptionName"),
+            }),
             "GetOptionsResponse" => {
                 let mut list = Vec::new();
                 for m in self.array(n, "OptionList") {
@@ -571,7 +739,9 @@ impl<'a, 'input> Ctx<'a, 'input> {
                         target_file_name: self.text(m, "TargetFileName"),
                     });
                 }
-                Body::GetAllQueuedTransfersResponse(GetAllQueuedTransfersResponse { transfer_list: list })
+                Body::GetAllQueuedTransfersResponse(GetAllQueuedTransfersResponse {
+                    transfer_list: list,
+                })
             }
             "ScheduleDownload" => {
                 let mut windows = Vec::new();
@@ -596,18 +766,25 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 })
             }
             "ScheduleDownloadResponse" => Body::ScheduleDownloadResponse,
-            "CancelTransfer" => Body::CancelTransfer(CancelTransfer { command_key: self.text(n, "CommandKey") }),
+            "CancelTransfer" => Body::CancelTransfer(CancelTransfer {
+                command_key: self.text(n, "CommandKey"),
+            }),
             "CancelTransferResponse" => Body::CancelTransferResponse,
             "ChangeDUState" => {
                 let mut ops = Vec::new();
                 for op in elements(n).filter(|c| c.tag_name().name() == "Operations") {
                     ops.push(self.du_operation(op)?);
                 }
-                Body::ChangeDUState(ChangeDuState { operations: ops, command_key: self.opt_child_text(n, "CommandKey") })
+                Body::ChangeDUState(ChangeDuState {
+                    operations: ops,
+                    command_key: self.opt_child_text(n, "CommandKey"),
+                })
             }
             "ChangeDUStateResponse" => Body::ChangeDUStateResponse,
             "Inform" => Body::Inform(self.inform(n)?),
-            "InformResponse" => Body::InformResponse(InformResponse { max_envelopes: self.num(n, "MaxEnvelopes")? }),
+            "InformResponse" => Body::InformResponse(InformResponse {
+                max_envelopes: self.num(n, "MaxEnvelopes")?,
+            }),
             "TransferComplete" => Body::TransferComplete(TransferComplete {
                 command_key: self.text(n, "CommandKey"),
                 fault: self.transfer_fault(n)?,
@@ -615,17 +792,19 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 complete_time: self.date_time(n, "CompleteTime")?,
             }),
             "TransferCompleteResponse" => Body::TransferCompleteResponse,
-            "AutonomousTransferComplete" => Body::AutonomousTransferComplete(AutonomousTransferComplete {
-                announce_url: self.text(n, "AnnounceURL"),
-                transfer_url: self.text(n, "TransferURL"),
-                is_download: self.boolean(n, "IsDownload")?,
-                file_type: self.text(n, "FileType"),
-                file_size: self.num(n, "FileSize")?,
-                target_file_name: self.text(n, "TargetFileName"),
-                fault: self.transfer_fault(n)?,
-                start_time: self.date_time(n, "StartTime")?,
-                complete_time: self.date_time(n, "CompleteTime")?,
-            }),
+            "AutonomousTransferComplete" => {
+                Body::AutonomousTransferComplete(AutonomousTransferComplete {
+                    announce_url: self.text(n, "AnnounceURL"),
+                    transfer_url: self.text(n, "TransferURL"),
+                    is_download: self.boolean(n, "IsDownload")?,
+                    file_type: self.text(n, "FileType"),
+                    file_size: self.num(n, "FileSize")?,
+                    target_file_name: self.text(n, "TargetFileName"),
+                    fault: self.transfer_fault(n)?,
+                    start_time: self.date_time(n, "StartTime")?,
+                    complete_time: self.date_time(n, "CompleteTime")?,
+                })
+            }
             "AutonomousTransferCompleteResponse" => Body::AutonomousTransferCompleteResponse,
             "Kicked" => Body::Kicked(Kicked {
                 command: self.text(n, "Command"),
@@ -633,13 +812,21 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 arg: self.text(n, "Arg"),
                 next: self.text(n, "Next"),
             }),
-            "KickedResponse" => Body::KickedResponse(KickedResponse { next_url: self.text(n, "NextURL") }),
+            "KickedResponse" => Body::KickedResponse(KickedResponse {
+                next_url: self.text(n, "NextURL"),
+            }),
             "RequestDownload" => {
                 let mut args = Vec::new();
                 for m in self.array(n, "FileTypeArg") {
-                    args.push(FileTypeArg { name: self.text(m, "Name"), value: self.text(m, "Value") });
+                    args.push(FileTypeArg {
+                        name: self.text(m, "Name"),
+                        value: self.text(m, "Value"),
+                    });
                 }
-                Body::RequestDownload(RequestDownload { file_type: self.text(n, "FileType"), file_type_arg: args })
+                Body::RequestDownload(RequestDownload {
+                    file_type: self.text(n, "FileType"),
+                    file_type_arg: args,
+                })
             }
             "RequestDownloadResponse" => Body::RequestDownloadResponse,
             "DUStateChangeComplete" => {
@@ -647,7 +834,10 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 for r in elements(n).filter(|c| c.tag_name().name() == "Results") {
                     results.push(self.du_result(r)?);
                 }
-                Body::DUStateChangeComplete(DuStateChangeComplete { results, command_key: self.opt_child_text(n, "CommandKey") })
+                Body::DUStateChangeComplete(DuStateChangeComplete {
+                    results,
+                    command_key: self.opt_child_text(n, "CommandKey"),
+                })
             }
             "DUStateChangeCompleteResponse" => Body::DUStateChangeCompleteResponse,
             "AutonomousDUStateChangeComplete" => {
@@ -657,8 +847,12 @@ impl<'a, 'input> Ctx<'a, 'input> {
                 }
                 Body::AutonomousDUStateChangeComplete(AutonomousDuStateChangeComplete { results })
             }
-            "AutonomousDUStateChangeCompleteResponse" => Body::AutonomousDUStateChangeCompleteResponse,
-            other => Body::Unknown { name: other.to_owned() },
+            "AutonomousDUStateChangeCompleteResponse" => {
+                Body::AutonomousDUStateChangeCompleteResponse
+            }
+            other => Body::Unknown {
+                name: other.to_owned(),
+            },
         })
     }
 
@@ -673,7 +867,11 @@ impl<'a, 'input> Ctx<'a, 'input> {
     fn du_operation(&mut self, op: Node<'_, '_>) -> R<DuOperation> {
         let ty = op
             .attribute((namespace::XSI, "type"))
-            .or_else(|| op.attributes().find(|a| a.name() == "type").map(|a| a.value()))
+            .or_else(|| {
+                op.attributes()
+                    .find(|a| a.name() == "type")
+                    .map(|a| a.value())
+            })
             .unwrap_or("");
         let local = ty.rsplit(':').next().unwrap_or("");
         let o = |s: &Self, name: &str| s.opt_child_text(op, name);
@@ -710,11 +908,16 @@ impl<'a, 'input> Ctx<'a, 'input> {
             serial_number: self.req_text(d, "SerialNumber")?,
         };
         if !device_id.oui_is_valid() {
-            self.quirks.push(Quirk::NonStandardOui { oui: device_id.oui.clone() });
+            self.quirks.push(Quirk::NonStandardOui {
+                oui: device_id.oui.clone(),
+            });
         }
         let mut events = Vec::new();
         for e in self.array(n, "Event") {
-            events.push(Event { code: EventCode::parse(&self.req_text(e, "EventCode")?), command_key: self.opt_text(e, "CommandKey") });
+            events.push(Event {
+                code: EventCode::parse(&self.req_text(e, "EventCode")?),
+                command_key: self.opt_text(e, "CommandKey"),
+            });
         }
         Ok(Inform {
             device_id,
@@ -728,7 +931,8 @@ impl<'a, 'input> Ctx<'a, 'input> {
 }
 
 fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
-    node.children().find(|c| c.is_element() && c.tag_name().name() == name)
+    node.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name)
 }
 
 /// The text of an element: its text and CDATA children joined.

@@ -44,7 +44,10 @@ impl Inform {
 
     /// The value of a parameter in the ParameterList, if present.
     pub fn parameter(&self, name: &str) -> Option<&str> {
-        self.parameter_list.iter().find(|p| p.name == name).map(|p| p.value.text.as_str())
+        self.parameter_list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.text.as_str())
     }
 
     /// The root data model (`Device.` or `InternetGatewayDevice.`) inferred from the parameter

@@ -159,7 +159,9 @@ impl Body {
             Self::DUStateChangeComplete(_) => "DUStateChangeComplete",
             Self::DUStateChangeCompleteResponse => "DUStateChangeCompleteResponse",
             Self::AutonomousDUStateChangeComplete(_) => "AutonomousDUStateChangeComplete",
-            Self::AutonomousDUStateChangeCompleteResponse => "AutonomousDUStateChangeCompleteResponse",
+            Self::AutonomousDUStateChangeCompleteResponse => {
+                "AutonomousDUStateChangeCompleteResponse"
+            }
             Self::Fault(_) => "Fault",
             Self::Unknown { name } => name,
         }
@@ -167,7 +169,8 @@ impl Body {
 
     /// Whether this is a response element (`...Response`).
     pub fn is_response(&self) -> bool {
-        !matches!(self, Self::Fault(_) | Self::Unknown { .. }) && self.method_name().ends_with("Response")
+        !matches!(self, Self::Fault(_) | Self::Unknown { .. })
+            && self.method_name().ends_with("Response")
     }
 
     /// Whether this is a request (including unknown methods, which are requests to be refused).

@@ -65,7 +65,10 @@ pub struct DuFault {
 
 impl Default for DuFault {
     fn default() -> Self {
-        Self { code: FaultCode(0), string: None }
+        Self {
+            code: FaultCode(0),
+            string: None,
+        }
     }
 }
 

@@ -44,7 +44,11 @@ pub struct TransferResponse {
 
 impl Default for TransferResponse {
     fn default() -> Self {
-        Self { status: 1, start_time: DateTime::UNKNOWN, complete_time: DateTime::UNKNOWN }
+        Self {
+            status: 1,
+            start_time: DateTime::UNKNOWN,
+            complete_time: DateTime::UNKNOWN,
+        }
     }
 }
 
@@ -162,7 +166,10 @@ pub struct TransferFault {
 
 impl Default for TransferFault {
     fn default() -> Self {
-        Self { code: FaultCode(0), string: String::new() }
+        Self {
+            code: FaultCode(0),
+            string: String::new(),
+        }
     }
 }
 
