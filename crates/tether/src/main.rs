@@ -1,6 +1,7 @@
 //! `tether`: one binary for every role. This file only parses the command line and hands each
 //! subcommand to the module that owns it; errors become messages and exit codes here.
 
+mod agent_cmd;
 mod cwmp_tool;
 
 use clap::{Parser, Subcommand};
@@ -19,9 +20,9 @@ enum Command {
     /// Run the cloud side: CWMP ACS, cloud-connection server, REST API, web UI.
     Server,
     /// Run the device side: CWMP client, cloud-connection client, local CLI socket.
-    Agent,
+    Agent(agent_cmd::AgentArgs),
     /// Attach to a running agent's Comware-style CLI.
-    Cli,
+    Cli(agent_cmd::CliArgs),
     /// Simulate a fleet of devices against a server.
     Sim,
     /// Operate a server from a terminal through its REST API.
@@ -42,8 +43,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Server => not_built_yet("server"),
-        Command::Agent => not_built_yet("agent"),
-        Command::Cli => not_built_yet("cli"),
+        Command::Agent(args) => agent_cmd::agent(args),
+        Command::Cli(args) => agent_cmd::cli(args),
         Command::Sim => not_built_yet("sim"),
         Command::Ctl => not_built_yet("ctl"),
         Command::Cwmp { command } => cwmp_tool::run(command),
