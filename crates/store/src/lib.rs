@@ -7,6 +7,7 @@
 //! token digests). Nothing of the database driver appears in the public API.
 
 mod account;
+mod cloud;
 mod device;
 mod error;
 mod fault;
@@ -20,6 +21,11 @@ mod time;
 
 pub use account::{
     Account, AccountId, ApiToken, NewAccount, NewApiToken, TokenHash, TokenId, TokenOwner,
+};
+pub use cloud::{
+    BindingChange, CloudDevice, CloudPresence, ConfigChange, NewCloudDevice, NewConfigChange,
+    NewUnbindCode, TunnelUp, UnbindCodeRecord, UnbindIssue, UnbindIssueLimits, UnbindJudge,
+    UnbindRedeem,
 };
 pub use device::{
     Credentials, Device, DeviceFilter, DeviceIdentity, InformEvent, InformRecord, SerialMatch,

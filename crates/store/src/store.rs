@@ -10,10 +10,15 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::{
-    Account, AccountId, ApiToken, Credentials, Device, DeviceFilter, Fault, FaultId, InformRecord,
-    NewAccount, NewApiToken, NewFault, NewTask, Page, Paged, Parameter, ParameterUpdate,
-    RecoveryOutcome, RecoveryPolicy, RecoveryScope, StoreResult, Task, TaskFault, TaskFilter,
-    TaskId, Timestamp, TokenHash, TokenId, TokenOwner,
+    Account, AccountId, ApiToken, BindingChange, CloudDevice, ConfigChange, Credentials, Device,
+    DeviceFilter, DeviceIdentity, Fault, FaultId, InformRecord, NewAccount, NewApiToken, NewFault,
+    NewTask, Page, Paged, Parameter, ParameterUpdate, RecoveryOutcome, RecoveryPolicy,
+    RecoveryScope, StoreResult, Task, TaskFault, TaskFilter, TaskId, Timestamp, TokenHash, TokenId,
+    TokenOwner,
+};
+use crate::{
+    NewCloudDevice, NewConfigChange, NewUnbindCode, TunnelUp, UnbindIssue, UnbindIssueLimits,
+    UnbindJudge, UnbindRedeem,
 };
 
 /// The future every [`Store`] method returns.
@@ -63,6 +68,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<'a, ()>;
     /// Deletes the account and its tokens; its devices become unowned.
     fn delete_account(&self, id: AccountId) -> StoreFuture<'_, ()>;
+    /// The default credentials CPEs owned by this account present when they have none of their
+    /// own. `Ok(None)` if unset; [`NotFound`](crate::StoreError::NotFound) if no such account.
+    fn account_cpe_credentials(&self, id: AccountId) -> StoreFuture<'_, Option<Credentials>>;
+    /// Sets (or with `None` clears) the account's default CPE credentials.
+    fn set_account_cpe_credentials<'a>(
+        &'a self,
+        id: AccountId,
+        credentials: Option<&'a Credentials>,
+    ) -> StoreFuture<'a, ()>;
 
     // ----- API tokens -----
 
@@ -85,6 +99,16 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or updates the device from an Inform and writes its parameters, in one
     /// transaction. Returns the device as stored afterwards.
     fn record_inform<'a>(&'a self, inform: &'a InformRecord) -> StoreFuture<'a, Device>;
+    /// Pre-registers a device that has not informed yet (an inventory entry), owned by `owner`
+    /// and optionally with the credentials it must present.
+    /// [`Conflict`](crate::StoreError::Conflict) if the device id or the CPE username is taken.
+    fn register_device<'a>(
+        &'a self,
+        identity: &'a DeviceIdentity,
+        owner: Option<AccountId>,
+        cpe_credentials: Option<&'a Credentials>,
+        now: Timestamp,
+    ) -> StoreFuture<'a, Device>;
     fn device<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, Option<Device>>;
     /// The device whose CPE credentials have this username (for authenticating a CPE).
     fn device_by_cpe_username<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<Device>>;
@@ -185,6 +209,9 @@ pub trait Store: Send + Sync + 'static {
         expires_at: Option<Timestamp>,
         now: Timestamp,
     ) -> StoreFuture<'_, ()>;
+    /// Marks every pending task whose expiry is at or before `now` expired, on every device.
+    /// Returns how many.
+    fn expire_tasks(&self, now: Timestamp) -> StoreFuture<'_, u64>;
     /// Recovers dispatched tasks in `scope` whose session can no longer report back, following
     /// `policy`: safe kinds back to pending, the rest faulted as interrupted.
     fn recover_interrupted<'a>(
@@ -197,6 +224,7 @@ pub trait Store: Send + Sync + 'static {
     // ----- faults -----
 
     fn record_fault<'a>(&'a self, fault: &'a NewFault) -> StoreFuture<'a, FaultId>;
+    fn fault(&self, id: FaultId) -> StoreFuture<'_, Option<Fault>>;
     /// Faults matching `filter`, newest first, one page of them, with the total.
     fn list_faults<'a>(
         &'a self,
@@ -206,4 +234,81 @@ pub trait Store: Send + Sync + 'static {
     fn clear_fault(&self, id: FaultId) -> StoreFuture<'_, ()>;
     /// Clears every fault of the device; returns how many.
     fn clear_device_faults<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, u64>;
+
+    // ----- cloud connection -----
+
+    /// Adds a serial number to `owner`'s cloud inventory.
+    /// [`Conflict`](crate::StoreError::Conflict) if the serial is bound to any account.
+    fn add_cloud_device<'a>(
+        &'a self,
+        device: &'a NewCloudDevice,
+        now: Timestamp,
+    ) -> StoreFuture<'a, CloudDevice>;
+    fn cloud_device<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, Option<CloudDevice>>;
+    /// Cloud devices by serial, only `owner`'s if given, one page of them, with the total.
+    fn list_cloud_devices(
+        &self,
+        owner: Option<AccountId>,
+        page: Page,
+    ) -> StoreFuture<'_, Paged<CloudDevice>>;
+    /// Removes the serial from the inventory with its configuration history.
+    fn delete_cloud_device<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, ()>;
+    /// The tunnel of `serial` came up: online, connected now, keepalive now.
+    fn cloud_tunnel_up<'a>(
+        &'a self,
+        serial: &'a str,
+        tunnel: &'a TunnelUp,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+    /// A keepalive arrived on tunnel `tunnel_id` (ignored if that tunnel is no longer current).
+    fn cloud_keepalive<'a>(
+        &'a self,
+        serial: &'a str,
+        tunnel_id: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+    /// Tunnel `tunnel_id` went down; the device goes offline unless a newer tunnel replaced it.
+    /// Returns whether the row changed.
+    fn cloud_tunnel_down<'a>(
+        &'a self,
+        serial: &'a str,
+        tunnel_id: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, bool>;
+    /// Marks every device shown online on `node_id` offline (that node restarted). Returns how
+    /// many.
+    fn cloud_reset_node<'a>(&'a self, node_id: &'a str, now: Timestamp) -> StoreFuture<'a, u64>;
+    /// Keeps `sample` as the device's latest telemetry.
+    fn set_cloud_telemetry<'a>(
+        &'a self,
+        serial: &'a str,
+        sample: &'a serde_json::Value,
+        at: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+    /// Records an unbinding code unless a limit is reached, voiding the same account's earlier
+    /// outstanding code for the serial, in one transaction.
+    fn issue_unbind_code<'a>(
+        &'a self,
+        code: &'a NewUnbindCode,
+        limits: UnbindIssueLimits,
+    ) -> StoreFuture<'a, UnbindIssue>;
+    /// Judges a code submitted by `serial` against its outstanding codes and, if `judge`
+    /// accepts one, moves the binding to that code's account, voids the other codes and
+    /// records the change, all in one transaction.
+    fn redeem_unbind_code<'a>(
+        &'a self,
+        serial: &'a str,
+        judge: UnbindJudge<'a>,
+        now: Timestamp,
+    ) -> StoreFuture<'a, UnbindRedeem>;
+    /// Binding moves of `serial`, oldest first.
+    fn binding_changes<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, Vec<BindingChange>>;
+    /// Records a configuration push (the device's current owner is kept with it).
+    fn record_config_change<'a>(&'a self, change: &'a NewConfigChange) -> StoreFuture<'a, i64>;
+    /// Configuration pushes made on `serial` under its current owner, newest first.
+    fn list_config_changes<'a>(
+        &'a self,
+        serial: &'a str,
+        page: Page,
+    ) -> StoreFuture<'a, Paged<ConfigChange>>;
 }

@@ -159,6 +159,15 @@ store_tests!(
     tasks_run_in_creation_order_per_device,
     crash_recovery_requeues_safe_kinds_and_faults_others,
     faults_record_list_clear,
+    register_device_pre_registers_an_inventory_entry,
+    account_cpe_credentials_set_get_clear,
+    expire_tasks_sweeps_every_device,
+    fault_by_id,
+    cloud_inventory_binds_each_serial_to_one_account,
+    cloud_presence_follows_the_current_tunnel_and_node_reset,
+    cloud_unbind_codes_limits_attempts_and_atomic_move,
+    cloud_config_changes_are_kept_per_owner,
+    cloud_telemetry_latest_is_kept,
 );
 
 mod cases {
@@ -1436,6 +1445,460 @@ mod cases {
             0
         );
         assert_not_found(s.clear_device_faults("00D09E-HGW-none").await);
+    }
+
+    pub async fn register_device_pre_registers_an_inventory_entry(db: TestDb) {
+        let s = &db.store;
+        let owner = s.create_account(&new_account("inv"), T0).await.unwrap();
+        let id = identity("INV1", "HGW");
+        let creds = Credentials {
+            username: "cpe-inv1".into(),
+            password: "secret".into(),
+        };
+        let device = s
+            .register_device(&id, Some(owner.id), Some(&creds), at(5))
+            .await
+            .unwrap();
+        assert_eq!(device.identity, id);
+        assert_eq!(device.owner, Some(owner.id));
+        assert_eq!(device.created_at, at(5));
+        assert_eq!(device.last_inform_at, None);
+        assert_eq!(device.cpe_credentials, Some(creds.clone()));
+        assert_eq!(s.device(&id.id).await.unwrap(), Some(device.clone()));
+        assert_eq!(
+            s.device_by_cpe_username("cpe-inv1").await.unwrap(),
+            Some(device)
+        );
+
+        // The same id again, or another device with the same CPE username, conflicts.
+        assert_conflict(s.register_device(&id, None, None, at(6)).await);
+        assert_conflict(
+            s.register_device(&identity("INV2", "HGW"), None, Some(&creds), at(6))
+                .await,
+        );
+        assert_eq!(s.device(&identity("INV2", "HGW").id).await.unwrap(), None);
+
+        // The first Inform keeps the owner and credentials and fills in the rest.
+        let informed = s.record_inform(&inform(id.clone(), at(10))).await.unwrap();
+        assert_eq!(informed.owner, Some(owner.id));
+        assert_eq!(informed.cpe_credentials, Some(creds));
+        assert_eq!(informed.created_at, at(5));
+        assert_eq!(informed.last_inform_at, Some(at(10)));
+
+        let invalid = DeviceIdentity {
+            id: String::new(),
+            ..identity("X", "Y")
+        };
+        assert!(matches!(
+            s.register_device(&invalid, None, None, T0).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    pub async fn account_cpe_credentials_set_get_clear(db: TestDb) {
+        let s = &db.store;
+        let a = s.create_account(&new_account("cred-a"), T0).await.unwrap();
+        let b = s.create_account(&new_account("cred-b"), T0).await.unwrap();
+        assert_eq!(s.account_cpe_credentials(a.id).await.unwrap(), None);
+        let creds = Credentials {
+            username: "fleet".into(),
+            password: "pw".into(),
+        };
+        s.set_account_cpe_credentials(a.id, Some(&creds))
+            .await
+            .unwrap();
+        assert_eq!(s.account_cpe_credentials(a.id).await.unwrap(), Some(creds));
+        assert_eq!(s.account_cpe_credentials(b.id).await.unwrap(), None);
+        s.set_account_cpe_credentials(a.id, None).await.unwrap();
+        assert_eq!(s.account_cpe_credentials(a.id).await.unwrap(), None);
+
+        let missing = AccountId(a.id.0 + b.id.0 + 100);
+        assert_not_found(s.account_cpe_credentials(missing).await);
+        assert_not_found(s.set_account_cpe_credentials(missing, None).await);
+        // The account itself is unchanged by credential updates.
+        assert_eq!(s.account(a.id).await.unwrap(), Some(a));
+    }
+
+    pub async fn expire_tasks_sweeps_every_device(db: TestDb) {
+        let s = &db.store;
+        let one = add_device(&**s, "SW1").await;
+        let two = add_device(&**s, "SW2").await;
+        let mut ids = Vec::new();
+        for (device, expiry) in [
+            (&one, Some(at(10))),
+            (&one, Some(at(100))),
+            (&two, Some(at(10))),
+            (&two, None),
+        ] {
+            ids.push(
+                s.create_task(&NewTask {
+                    expires_at: expiry,
+                    ..new_task(device, "Reboot", T0)
+                })
+                .await
+                .unwrap(),
+            );
+        }
+        // A dispatched task is never expired by the sweep.
+        let dispatched = s
+            .create_task(&NewTask {
+                expires_at: Some(at(10)),
+                ..new_task(&two, "Reboot", T0)
+            })
+            .await
+            .unwrap();
+        // (`two` has an earlier pending task, so dispatch this one directly.)
+        s.mark_dispatched(dispatched, "sess", at(1)).await.unwrap();
+
+        assert_eq!(s.expire_tasks(at(9)).await.unwrap(), 0);
+        assert_eq!(s.expire_tasks(at(10)).await.unwrap(), 2);
+        assert_eq!(s.expire_tasks(at(10)).await.unwrap(), 0);
+        let states: Vec<TaskState> = {
+            let mut v = Vec::new();
+            for id in &ids {
+                v.push(s.task(*id).await.unwrap().unwrap().state);
+            }
+            v
+        };
+        assert_eq!(
+            states,
+            [
+                TaskState::Expired,
+                TaskState::Pending,
+                TaskState::Expired,
+                TaskState::Pending
+            ]
+        );
+        let expired = s.task(ids[0]).await.unwrap().unwrap();
+        assert_eq!(expired.updated_at, at(10));
+        assert_eq!(
+            s.task(dispatched).await.unwrap().unwrap().state,
+            TaskState::Dispatched
+        );
+        // Expired tasks can be retried like any other.
+        s.retry_task(ids[0], Some(at(1000)), at(11)).await.unwrap();
+        assert_eq!(
+            s.task(ids[0]).await.unwrap().unwrap().state,
+            TaskState::Pending
+        );
+    }
+
+    pub async fn fault_by_id(db: TestDb) {
+        let s = &db.store;
+        let device = add_device(&**s, "FID").await;
+        let id = s
+            .record_fault(&NewFault {
+                device_id: device.clone(),
+                task_id: None,
+                code: "9002".into(),
+                message: "internal".into(),
+                detail: json!({ "k": 1 }),
+                at: at(3),
+            })
+            .await
+            .unwrap();
+        let fault = s.fault(id).await.unwrap().unwrap();
+        assert_eq!(fault.id, id);
+        assert_eq!(fault.device_id, device);
+        assert_eq!(fault.code, "9002");
+        assert_eq!(fault.detail, json!({ "k": 1 }));
+        assert_eq!(fault.at, at(3));
+        s.clear_fault(id).await.unwrap();
+        assert_eq!(s.fault(id).await.unwrap(), None);
+    }
+
+    // ----- cloud connection -----
+
+    fn new_cloud(serial: &str, owner: AccountId, key: u8) -> NewCloudDevice {
+        NewCloudDevice {
+            serial: serial.into(),
+            owner,
+            name: format!("{serial} name"),
+            device_key: [key; 32],
+        }
+    }
+
+    pub async fn cloud_inventory_binds_each_serial_to_one_account(db: TestDb) {
+        let s = &db.store;
+        let alice = s.create_account(&new_account("alice"), T0).await.unwrap();
+        let bob = s.create_account(&new_account("bob"), T0).await.unwrap();
+        let d = s
+            .add_cloud_device(&new_cloud("C1", alice.id, 7), at(1))
+            .await
+            .unwrap();
+        assert_eq!(d.owner, alice.id);
+        assert_eq!(d.device_key, [7; 32]);
+        assert_eq!(d.bound_at, at(1));
+        assert!(!d.presence.online);
+        assert!(d.telemetry.is_none());
+        // One account per serial, whoever asks second.
+        for owner in [alice.id, bob.id] {
+            let e = s
+                .add_cloud_device(&new_cloud("C1", owner, 8), at(2))
+                .await
+                .unwrap_err();
+            assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+        }
+        s.add_cloud_device(&new_cloud("C2", alice.id, 1), at(2))
+            .await
+            .unwrap();
+        s.add_cloud_device(&new_cloud("C0", bob.id, 1), at(2))
+            .await
+            .unwrap();
+        let all = s.list_cloud_devices(None, Page::default()).await.unwrap();
+        assert_eq!(all.total, 3);
+        let serials: Vec<_> = all.items.iter().map(|d| d.serial.as_str()).collect();
+        assert_eq!(serials, ["C0", "C1", "C2"]);
+        let alices = s
+            .list_cloud_devices(Some(alice.id), Page::new(1, 1))
+            .await
+            .unwrap();
+        assert_eq!(alices.total, 2);
+        assert_eq!(alices.items[0].serial, "C2");
+        s.delete_cloud_device("C1").await.unwrap();
+        assert!(s.cloud_device("C1").await.unwrap().is_none());
+        assert!(matches!(
+            s.delete_cloud_device("C1").await,
+            Err(StoreError::NotFound(_))
+        ));
+        // Deleting the owner's account removes its inventory.
+        s.delete_account(bob.id).await.unwrap();
+        assert!(s.cloud_device("C0").await.unwrap().is_none());
+    }
+
+    pub async fn cloud_presence_follows_the_current_tunnel_and_node_reset(db: TestDb) {
+        let s = &db.store;
+        let alice = s.create_account(&new_account("alice"), T0).await.unwrap();
+        for serial in ["P1", "P2", "P3"] {
+            s.add_cloud_device(&new_cloud(serial, alice.id, 1), T0)
+                .await
+                .unwrap();
+        }
+        let up = |node: &str, tunnel: &str| TunnelUp {
+            node_id: node.into(),
+            tunnel_id: tunnel.into(),
+            remote_addr: "192.0.2.1:5000".into(),
+        };
+        s.cloud_tunnel_up("P1", &up("n1", "t1"), at(10))
+            .await
+            .unwrap();
+        s.cloud_tunnel_up("P2", &up("n1", "t2"), at(10))
+            .await
+            .unwrap();
+        s.cloud_tunnel_up("P3", &up("n2", "t3"), at(10))
+            .await
+            .unwrap();
+        let p = s.cloud_device("P1").await.unwrap().unwrap().presence;
+        assert!(p.online);
+        assert_eq!(p.connected_at, Some(at(10)));
+        assert_eq!(p.node_id.as_deref(), Some("n1"));
+        assert_eq!(p.remote_addr.as_deref(), Some("192.0.2.1:5000"));
+        // A keepalive of a stale tunnel changes nothing; the current one moves the time.
+        s.cloud_keepalive("P1", "old", at(20)).await.unwrap();
+        s.cloud_keepalive("P1", "t1", at(30)).await.unwrap();
+        let p = s.cloud_device("P1").await.unwrap().unwrap().presence;
+        assert_eq!(p.last_keepalive_at, Some(at(30)));
+        // A replaced tunnel going down late does not take the device offline.
+        s.cloud_tunnel_up("P1", &up("n1", "t9"), at(40))
+            .await
+            .unwrap();
+        assert!(!s.cloud_tunnel_down("P1", "t1", at(41)).await.unwrap());
+        assert!(s.cloud_device("P1").await.unwrap().unwrap().presence.online);
+        assert!(s.cloud_tunnel_down("P1", "t9", at(42)).await.unwrap());
+        let p = s.cloud_device("P1").await.unwrap().unwrap().presence;
+        assert!(!p.online);
+        assert_eq!(p.disconnected_at, Some(at(42)));
+        // Node n1 restarts: its devices go offline, n2's stay.
+        assert_eq!(s.cloud_reset_node("n1", at(50)).await.unwrap(), 1);
+        assert!(!s.cloud_device("P2").await.unwrap().unwrap().presence.online);
+        assert!(s.cloud_device("P3").await.unwrap().unwrap().presence.online);
+        assert!(matches!(
+            s.cloud_tunnel_up("nope", &up("n1", "x"), at(1)).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    pub async fn cloud_unbind_codes_limits_attempts_and_atomic_move(db: TestDb) {
+        let s = &db.store;
+        let alice = s.create_account(&new_account("alice"), T0).await.unwrap();
+        let bob = s.create_account(&new_account("bob"), T0).await.unwrap();
+        let carol = s.create_account(&new_account("carol"), T0).await.unwrap();
+        s.add_cloud_device(&new_cloud("U1", alice.id, 1), T0)
+            .await
+            .unwrap();
+        let limits = UnbindIssueLimits {
+            per_account: 2,
+            per_serial: 3,
+            window_start: T0,
+        };
+        let code = |account: AccountId, code: &str, t: i64| NewUnbindCode {
+            serial: "U1".into(),
+            account,
+            code: code.into(),
+            issued_at: at(t),
+            expires_at: at(t + 1800),
+        };
+        let issue =
+            |c: NewUnbindCode| async move { s.issue_unbind_code(&c, limits).await.unwrap() };
+        assert_eq!(
+            issue(code(bob.id, "BBBBBBB1", 1)).await,
+            UnbindIssue::Issued
+        );
+        assert_eq!(
+            issue(code(bob.id, "BBBBBBB2", 2)).await,
+            UnbindIssue::Issued
+        );
+        assert_eq!(
+            issue(code(bob.id, "BBBBBBB3", 3)).await,
+            UnbindIssue::AccountLimited
+        );
+        assert_eq!(
+            issue(code(carol.id, "CCCCCCC1", 4)).await,
+            UnbindIssue::Issued
+        );
+        assert_eq!(
+            issue(code(carol.id, "CCCCCCC2", 5)).await,
+            UnbindIssue::SerialLimited
+        );
+
+        // The judge sees every outstanding code: Bob's second (his first is void) and Carol's.
+        let seen = std::sync::Mutex::new(Vec::new());
+        let wrong = |records: &mut [UnbindCodeRecord]| {
+            *seen.lock().unwrap() = records.iter().map(|r| r.code.clone()).collect();
+            for r in records.iter_mut() {
+                r.failed_attempts += 1;
+            }
+            None
+        };
+        assert_eq!(
+            s.redeem_unbind_code("U1", &wrong, at(10)).await.unwrap(),
+            UnbindRedeem::Refused
+        );
+        assert_eq!(*seen.lock().unwrap(), ["BBBBBBB2", "CCCCCCC1"]);
+        let attempts = std::sync::Mutex::new(Vec::new());
+        let right = |records: &mut [UnbindCodeRecord]| {
+            *attempts.lock().unwrap() = records.iter().map(|r| r.failed_attempts).collect();
+            records.iter().position(|r| r.code == "CCCCCCC1")
+        };
+        assert_eq!(
+            s.redeem_unbind_code("U1", &right, at(11)).await.unwrap(),
+            UnbindRedeem::Moved {
+                from: alice.id,
+                to: carol.id
+            }
+        );
+        assert_eq!(*attempts.lock().unwrap(), [1, 1], "attempts were saved");
+        let d = s.cloud_device("U1").await.unwrap().unwrap();
+        assert_eq!(d.owner, carol.id);
+        assert_eq!(d.bound_at, at(11));
+        // Every code of the serial is spent: nothing outstanding remains.
+        let none = |records: &mut [UnbindCodeRecord]| {
+            assert!(records.is_empty());
+            None
+        };
+        assert_eq!(
+            s.redeem_unbind_code("U1", &none, at(12)).await.unwrap(),
+            UnbindRedeem::Refused
+        );
+        let changes = s.binding_changes("U1").await.unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].from, Some(alice.id));
+        assert_eq!(changes[0].to, carol.id);
+        assert_eq!(changes[0].reason, "unbinding_code");
+        assert_eq!(changes[0].at, at(11));
+        assert!(matches!(
+            s.redeem_unbind_code("nope", &none, at(12)).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    pub async fn cloud_config_changes_are_kept_per_owner(db: TestDb) {
+        let s = &db.store;
+        let alice = s.create_account(&new_account("alice"), T0).await.unwrap();
+        let bob = s.create_account(&new_account("bob"), T0).await.unwrap();
+        s.add_cloud_device(&new_cloud("K1", alice.id, 1), T0)
+            .await
+            .unwrap();
+        for i in 0..3 {
+            s.record_config_change(&NewConfigChange {
+                serial: "K1".into(),
+                account: alice.id,
+                at: at(i),
+                status: "applied".into(),
+                commands: json!([format!("sysname r{i}")]),
+                results: json!([{"command": format!("sysname r{i}"), "ok": true, "output": ""}]),
+            })
+            .await
+            .unwrap();
+        }
+        let page = s.list_config_changes("K1", Page::new(2, 0)).await.unwrap();
+        assert_eq!(page.total, 3);
+        assert_eq!(page.items.len(), 2);
+        assert_eq!(
+            page.items[0].commands,
+            json!(["sysname r2"]),
+            "newest first"
+        );
+        assert_eq!(page.items[0].account, Some(alice.id));
+        assert_eq!(page.items[0].results[0]["ok"], true);
+        // After the binding moves to Bob, Alice's history is not Bob's to see.
+        s.issue_unbind_code(
+            &NewUnbindCode {
+                serial: "K1".into(),
+                account: bob.id,
+                code: "XXXXXXXX".into(),
+                issued_at: at(5),
+                expires_at: at(100),
+            },
+            UnbindIssueLimits {
+                per_account: 10,
+                per_serial: 10,
+                window_start: T0,
+            },
+        )
+        .await
+        .unwrap();
+        let accept = |r: &mut [UnbindCodeRecord]| (!r.is_empty()).then_some(0);
+        s.redeem_unbind_code("K1", &accept, at(6)).await.unwrap();
+        assert_eq!(
+            s.list_config_changes("K1", Page::default())
+                .await
+                .unwrap()
+                .total,
+            0
+        );
+        assert!(matches!(
+            s.record_config_change(&NewConfigChange {
+                serial: "nope".into(),
+                account: bob.id,
+                at: at(1),
+                status: "applied".into(),
+                commands: json!([]),
+                results: json!([]),
+            })
+            .await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    pub async fn cloud_telemetry_latest_is_kept(db: TestDb) {
+        let s = &db.store;
+        let alice = s.create_account(&new_account("alice"), T0).await.unwrap();
+        s.add_cloud_device(&new_cloud("T1", alice.id, 1), T0)
+            .await
+            .unwrap();
+        s.set_cloud_telemetry("T1", &json!({"seq": 1}), at(1))
+            .await
+            .unwrap();
+        s.set_cloud_telemetry("T1", &json!({"seq": 2}), at(2))
+            .await
+            .unwrap();
+        let d = s.cloud_device("T1").await.unwrap().unwrap();
+        assert_eq!(d.telemetry, Some((at(2), json!({"seq": 2}))));
+        assert!(matches!(
+            s.set_cloud_telemetry("nope", &json!({}), at(1)).await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 }
 

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use sqlx::{QueryBuilder, Row};
 
+use super::cloud_engine as cloud;
 use super::{Backend, Db, KIND, begin_write};
 use crate::error::DbResultExt;
 use crate::store::{BackendKind, FaultFilter, Store, StoreFuture};
@@ -20,6 +21,10 @@ use crate::{
     Parameter, ParameterUpdate, RecoveryOutcome, RecoveryPolicy, RecoveryScope, SerialMatch,
     StoreError, StoreResult, Task, TaskFault, TaskFilter, TaskId, TaskState, Timestamp, TokenHash,
     TokenId, TokenOwner,
+};
+use crate::{
+    BindingChange, CloudDevice, ConfigChange, NewCloudDevice, NewConfigChange, NewUnbindCode,
+    TunnelUp, UnbindIssue, UnbindIssueLimits, UnbindJudge, UnbindRedeem,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -692,6 +697,47 @@ impl Store for Backend {
         })
     }
 
+    fn account_cpe_credentials(&self, id: AccountId) -> StoreFuture<'_, Option<Credentials>> {
+        Box::pin(async move {
+            let row =
+                sqlx::query::<Db>("SELECT cpe_username, cpe_password FROM accounts WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .db()?
+                    .ok_or_else(|| StoreError::NotFound(format!("account {}", id.0)))?;
+            Ok(credentials(
+                row.try_get("cpe_username").db()?,
+                row.try_get("cpe_password").db()?,
+            ))
+        })
+    }
+
+    fn set_account_cpe_credentials<'a>(
+        &'a self,
+        id: AccountId,
+        credentials: Option<&'a Credentials>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(c) = credentials {
+                require_nonempty(&c.username, "CPE username")?;
+            }
+            let done = sqlx::query::<Db>(
+                "UPDATE accounts SET cpe_username = $2, cpe_password = $3 WHERE id = $1",
+            )
+            .bind(id.0)
+            .bind(credentials.map(|c| c.username.clone()))
+            .bind(credentials.map(|c| c.password.clone()))
+            .execute(&self.pool)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("account {}", id.0)));
+            }
+            Ok(())
+        })
+    }
+
     // ----- API tokens -----
 
     fn create_token<'a>(
@@ -823,6 +869,49 @@ impl Store for Backend {
             .await
             .db()?;
             write_parameters(&mut tx, pk, &inform.parameters, inform.at).await?;
+            let device = device_by_pk(&mut *tx, pk).await?;
+            tx.commit().await.db()?;
+            Ok(device)
+        })
+    }
+
+    fn register_device<'a>(
+        &'a self,
+        identity: &'a DeviceIdentity,
+        owner: Option<AccountId>,
+        cpe_credentials: Option<&'a Credentials>,
+        now: Timestamp,
+    ) -> StoreFuture<'a, Device> {
+        Box::pin(async move {
+            require_nonempty(&identity.id, "device id")?;
+            if let Some(c) = cpe_credentials {
+                require_nonempty(&c.username, "CPE username")?;
+            }
+            let mut tx = begin_write(&self.pool).await.db()?;
+            let pk: i64 = sqlx::query_scalar::<Db, i64>(
+                "INSERT INTO devices (device_key, oui, product_class, serial_number, manufacturer, \
+                 owner_id, created_at, cpe_username, cpe_password) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(&identity.id)
+            .bind(&identity.oui)
+            .bind(&identity.product_class)
+            .bind(&identity.serial_number)
+            .bind(&identity.manufacturer)
+            .bind(owner.map(|o| o.0))
+            .bind(now.0)
+            .bind(cpe_credentials.map(|c| c.username.clone()))
+            .bind(cpe_credentials.map(|c| c.password.clone()))
+            .fetch_one(&mut *tx)
+            .await
+            .db()
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "device {:?} or its CPE username is already registered",
+                    identity.id
+                )),
+                e => e,
+            })?;
             let device = device_by_pk(&mut *tx, pk).await?;
             tx.commit().await.db()?;
             Ok(device)
@@ -1221,6 +1310,20 @@ impl Store for Backend {
         })
     }
 
+    fn expire_tasks(&self, now: Timestamp) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>(
+                "UPDATE tasks SET state = 'expired', updated_at = $1 \
+                 WHERE state = 'pending' AND expires_at IS NOT NULL AND expires_at <= $1",
+            )
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .db()?;
+            Ok(done.rows_affected())
+        })
+    }
+
     fn recover_interrupted<'a>(
         &'a self,
         scope: &'a RecoveryScope,
@@ -1287,6 +1390,21 @@ impl Store for Backend {
         })
     }
 
+    fn fault(&self, id: FaultId) -> StoreFuture<'_, Option<Fault>> {
+        Box::pin(async move {
+            let row = sqlx::query::<Db>(concat!(
+                "SELECT ",
+                fault_columns!(),
+                " FROM faults f JOIN devices d ON d.id = f.device_id WHERE f.id = $1"
+            ))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .db()?;
+            row.as_ref().map(fault_from_row).transpose()
+        })
+    }
+
     fn clear_fault(&self, id: FaultId) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let done = sqlx::query::<Db>("DELETE FROM faults WHERE id = $1")
@@ -1311,5 +1429,104 @@ impl Store for Backend {
                 .db()?;
             Ok(done.rows_affected())
         })
+    }
+
+    // ----- cloud connection (queries in cloud_engine.rs) -----
+
+    fn add_cloud_device<'a>(
+        &'a self,
+        device: &'a NewCloudDevice,
+        now: Timestamp,
+    ) -> StoreFuture<'a, CloudDevice> {
+        Box::pin(cloud::add(&self.pool, device, now))
+    }
+
+    fn cloud_device<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, Option<CloudDevice>> {
+        Box::pin(cloud::get(&self.pool, serial))
+    }
+
+    fn list_cloud_devices(
+        &self,
+        owner: Option<AccountId>,
+        page: Page,
+    ) -> StoreFuture<'_, Paged<CloudDevice>> {
+        Box::pin(cloud::list(&self.pool, owner, page))
+    }
+
+    fn delete_cloud_device<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(cloud::delete(&self.pool, serial))
+    }
+
+    fn cloud_tunnel_up<'a>(
+        &'a self,
+        serial: &'a str,
+        tunnel: &'a TunnelUp,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(cloud::tunnel_up(&self.pool, serial, tunnel, now))
+    }
+
+    fn cloud_keepalive<'a>(
+        &'a self,
+        serial: &'a str,
+        tunnel_id: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(cloud::keepalive(&self.pool, serial, tunnel_id, now))
+    }
+
+    fn cloud_tunnel_down<'a>(
+        &'a self,
+        serial: &'a str,
+        tunnel_id: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(cloud::tunnel_down(&self.pool, serial, tunnel_id, now))
+    }
+
+    fn cloud_reset_node<'a>(&'a self, node_id: &'a str, now: Timestamp) -> StoreFuture<'a, u64> {
+        Box::pin(cloud::reset_node(&self.pool, node_id, now))
+    }
+
+    fn set_cloud_telemetry<'a>(
+        &'a self,
+        serial: &'a str,
+        sample: &'a serde_json::Value,
+        at: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(cloud::set_telemetry(&self.pool, serial, sample, at))
+    }
+
+    fn issue_unbind_code<'a>(
+        &'a self,
+        code: &'a NewUnbindCode,
+        limits: UnbindIssueLimits,
+    ) -> StoreFuture<'a, UnbindIssue> {
+        Box::pin(cloud::issue_unbind_code(&self.pool, code, limits))
+    }
+
+    fn redeem_unbind_code<'a>(
+        &'a self,
+        serial: &'a str,
+        judge: UnbindJudge<'a>,
+        now: Timestamp,
+    ) -> StoreFuture<'a, UnbindRedeem> {
+        Box::pin(cloud::redeem_unbind_code(&self.pool, serial, judge, now))
+    }
+
+    fn binding_changes<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, Vec<BindingChange>> {
+        Box::pin(cloud::binding_changes(&self.pool, serial))
+    }
+
+    fn record_config_change<'a>(&'a self, change: &'a NewConfigChange) -> StoreFuture<'a, i64> {
+        Box::pin(cloud::record_config_change(&self.pool, change))
+    }
+
+    fn list_config_changes<'a>(
+        &'a self,
+        serial: &'a str,
+        page: Page,
+    ) -> StoreFuture<'a, Paged<ConfigChange>> {
+        Box::pin(cloud::list_config_changes(&self.pool, serial, page))
     }
 }

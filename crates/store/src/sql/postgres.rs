@@ -20,6 +20,13 @@ use crate::{BackendKind, StoreError, StoreResult};
 #[path = "engine.rs"]
 mod engine;
 
+#[allow(
+    clippy::duplicate_mod,
+    reason = "cloud_engine.rs is instantiated once per backend"
+)]
+#[path = "cloud_engine.rs"]
+mod cloud_engine;
+
 type Db = sqlx::Postgres;
 const KIND: BackendKind = BackendKind::Postgres;
 
