@@ -57,9 +57,7 @@ impl Agent {
         let host = Arc::new(host);
         let identity = Identity::resolve(&config.identity, &host);
 
-        let mut model = DataModel::new();
-        register_host_handlers(&mut model, Arc::clone(&host), identity.clone());
-        ConfigMappingHandler::new(Arc::clone(&running), now_unix).register(&mut model);
+        let mut model = build_model(&running, &host, &identity);
         if let Some(saved) = state.load_model_state()? {
             for warning in model.import_state(&saved) {
                 tracing::warn!(%warning, "data-model state entry skipped");
@@ -78,6 +76,8 @@ impl Agent {
             shutdown.clone(),
             tracker.clone(),
         ));
+        crate::cloud::spawn(&ctx, &shutdown, &tracker);
+        crate::cwmp::spawn(&ctx, &shutdown, &tracker);
         tracing::info!(
             socket = %socket.display(),
             serial = %ctx.identity().serial_number,
@@ -90,6 +90,19 @@ impl Agent {
             socket,
         })
     }
+}
+
+/// A data model with the host and configuration-mapping handlers and no saved state: what
+/// the agent starts from, and what a FactoryReset returns to.
+pub(crate) fn build_model(
+    running: &Arc<Running>,
+    host: &Arc<HostRoot>,
+    identity: &Identity,
+) -> DataModel {
+    let mut model = DataModel::new();
+    register_host_handlers(&mut model, Arc::clone(host), identity.clone());
+    ConfigMappingHandler::new(Arc::clone(running), now_unix).register(&mut model);
+    model
 }
 
 impl AgentHandle {

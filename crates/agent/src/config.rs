@@ -67,12 +67,44 @@ pub struct AgentConfig {
     /// meaning the agent restarts its own sessions instead of rebooting the host.
     pub reboot_command: Option<String>,
     /// Command run (through `/bin/sh -c`) to apply a downloaded file, with the file path in
-    /// `$TETHER_DOWNLOAD_FILE` and the TR-069 file type in `$TETHER_DOWNLOAD_TYPE`.
+    /// `$TETHER_DOWNLOAD_FILE` and `$1`, the TR-069 file type in `$TETHER_DOWNLOAD_TYPE` and
+    /// `$2`, the TargetFileName in `$TETHER_DOWNLOAD_TARGET`; exit status 0 means applied.
     /// Default: none; without a hook the agent cannot apply downloaded files and refuses
     /// Download requests.
     pub download_hook: Option<String>,
     /// Most `tether cli` connections served at once; more are refused. Default: 8.
     pub max_cli_sessions: usize,
+    /// The cloud connection (`cloud-management ...`): trust anchors and timers. The server,
+    /// port, password, keepalive and backup servers are Comware running configuration.
+    pub cloud: CloudClientConfig,
+    /// The CWMP client (`cwmp` section): whether it runs and how it trusts an HTTPS ACS. What
+    /// it connects to is Comware running configuration (`cwmp acs url ...`).
+    pub cwmp: CwmpClientConfig,
+}
+
+/// The CWMP client (`cwmp` section). Every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CwmpClientConfig {
+    /// Run the CWMP client at all. Default: `true` (it stays idle until `cwmp enable` and an
+    /// ACS URL are configured).
+    pub enabled: bool,
+    /// PEM file of CA certificates trusted for an `https://` ACS and file servers. Default:
+    /// none, meaning the operating system's trust store.
+    pub ca_file: Option<PathBuf>,
+    /// How often handler-backed parameters with a notification attribute are polled for
+    /// value changes, seconds. Default: 5.
+    pub value_poll_secs: u64,
+}
+
+impl Default for CwmpClientConfig {
+    fn default() -> Self {
+        CwmpClientConfig {
+            enabled: true,
+            ca_file: None,
+            value_poll_secs: 5,
+        }
+    }
 }
 
 impl Default for AgentConfig {
@@ -88,6 +120,75 @@ impl Default for AgentConfig {
             reboot_command: None,
             download_hook: None,
             max_cli_sessions: 8,
+            cloud: CloudClientConfig::default(),
+            cwmp: CwmpClientConfig::default(),
+        }
+    }
+}
+
+/// How the server certificate of the cloud is trusted (protocol §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloudTrustMode {
+    /// The host's root CA store (`/etc/ssl/certs` and the like), or the bundled Mozilla roots
+    /// when the host has none. The default.
+    #[default]
+    System,
+    /// Only the CA certificates of the PEM file `ca_file`.
+    CaFile,
+    /// A SHA-256 fingerprint of the server's SubjectPublicKeyInfo, one of `pins`; chain and
+    /// host name are then not checked, the TLS handshake still is.
+    Pin,
+}
+
+/// The cloud connection client (`cloud` section). Every field has a default; the server
+/// domain, port, password, keepalive and backup servers come from the running configuration
+/// (`cloud-management ...`) or DHCP options 253/252.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CloudClientConfig {
+    /// Run the cloud connection client at all. Default: `true` (it stays `Idle` until a server
+    /// domain is configured).
+    pub enabled: bool,
+    /// Trust anchors for the server certificate. Default: `system`.
+    pub trust: CloudTrustMode,
+    /// PEM file of CA certificates for `trust = "ca-file"`. Default: none.
+    pub ca_file: Option<PathBuf>,
+    /// Up to 4 SHA-256 SPKI fingerprints (64 hex digits, colons allowed, or base64) for
+    /// `trust = "pin"`. Default: none.
+    pub pins: Vec<String>,
+    /// Deadline of each DNS, HTTPS and upgrade step, seconds. Default: 30.
+    pub request_timeout_secs: u64,
+    /// Ceiling of the first reconnect delay, milliseconds. Default: 2000.
+    pub backoff_initial_ms: u64,
+    /// Ceiling of every reconnect delay, seconds. Default: 300.
+    pub backoff_max_secs: u64,
+    /// How often the DHCP lease file (`dhcp_lease_file`) is re-read for options 253/252,
+    /// seconds. Default: 10.
+    pub dhcp_poll_secs: u64,
+    /// WebSocket ping interval on subconnections, seconds. Default: 30.
+    pub service_ping_secs: u64,
+    /// Read deadline on subconnections, seconds. Default: 75.
+    pub service_read_timeout_secs: u64,
+    /// Wait before a service asks for a fresh subconnection URL after losing its
+    /// subconnection, seconds (the server accepts one request per 5 s). Default: 5.
+    pub service_retry_secs: u64,
+}
+
+impl Default for CloudClientConfig {
+    fn default() -> Self {
+        CloudClientConfig {
+            enabled: true,
+            trust: CloudTrustMode::System,
+            ca_file: None,
+            pins: Vec::new(),
+            request_timeout_secs: 30,
+            backoff_initial_ms: 2000,
+            backoff_max_secs: 300,
+            dhcp_poll_secs: 10,
+            service_ping_secs: 30,
+            service_read_timeout_secs: 75,
+            service_retry_secs: 5,
         }
     }
 }
@@ -197,6 +298,23 @@ impl AgentConfig {
         if self.sysname.is_empty() || self.sysname.chars().any(char::is_whitespace) {
             return Err(AgentError::Config(
                 "sysname must be non-empty and without spaces".into(),
+            ));
+        }
+        if self.cloud.trust == CloudTrustMode::CaFile && self.cloud.ca_file.is_none() {
+            return Err(AgentError::Config(
+                "cloud.trust = \"ca-file\" needs cloud.ca_file".into(),
+            ));
+        }
+        if self.cloud.trust == CloudTrustMode::Pin
+            && (self.cloud.pins.is_empty() || self.cloud.pins.len() > 4)
+        {
+            return Err(AgentError::Config(
+                "cloud.trust = \"pin\" needs 1 to 4 cloud.pins".into(),
+            ));
+        }
+        if self.cloud.request_timeout_secs == 0 || self.cloud.backoff_initial_ms == 0 {
+            return Err(AgentError::Config(
+                "cloud.request_timeout_secs and cloud.backoff_initial_ms must be positive".into(),
             ));
         }
         if self.max_cli_sessions == 0 {

@@ -37,6 +37,18 @@ pub enum AgentAction {
     CloudUnbindingCode(String),
 }
 
+/// The cloud's verdict on an unbinding code (or why it could not be sent), published by the
+/// cloud client for the CLI line that announced [`AgentAction::CloudUnbindingCode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnbindReport {
+    /// The code exactly as announced.
+    pub code: String,
+    /// True if the cloud moved the binding.
+    pub ok: bool,
+    /// Operator text, one line without the trailing newline.
+    pub message: String,
+}
+
 /// Capacity of the action broadcast (slow subscribers lose the oldest actions).
 const ACTION_CAPACITY: usize = 16;
 
@@ -57,6 +69,7 @@ pub struct AgentContext {
     cwmp: watch::Sender<CwmpLive>,
     cloud: watch::Sender<CloudState>,
     actions: broadcast::Sender<AgentAction>,
+    unbind: broadcast::Sender<UnbindReport>,
 }
 
 impl std::fmt::Debug for AgentContext {
@@ -79,6 +92,7 @@ impl AgentContext {
         let (cwmp, _) = watch::channel(CwmpLive::default());
         let (cloud, _) = watch::channel(CloudState::default());
         let (actions, _) = broadcast::channel(ACTION_CAPACITY);
+        let (unbind, _) = broadcast::channel(ACTION_CAPACITY);
         AgentContext {
             config,
             running,
@@ -88,6 +102,7 @@ impl AgentContext {
             cwmp,
             cloud,
             actions,
+            unbind,
         }
     }
 
@@ -150,6 +165,17 @@ impl AgentContext {
         MAPPED.iter().map(|(p, _)| model.get(p).ok()).collect()
     }
 
+    /// FactoryReset (RPC-15): the running configuration back to defaults except the ACS
+    /// connection settings (see [`Running::factory_reset`]), the data model back to a fresh
+    /// one (values, attributes, instances, ParameterKey), both saved.
+    pub fn factory_reset(&self, now_unix: i64) -> Result<(), AgentError> {
+        let _ = now_unix;
+        self.running.factory_reset()?;
+        let fresh = crate::agent::build_model(&self.running, &self.host, &self.identity);
+        *self.model() = fresh;
+        self.save_model()
+    }
+
     /// The CWMP driver's live status.
     pub fn cwmp_live(&self) -> CwmpLive {
         self.cwmp.borrow().clone()
@@ -178,6 +204,16 @@ impl AgentContext {
     /// Operator actions from now on.
     pub fn subscribe_actions(&self) -> broadcast::Receiver<AgentAction> {
         self.actions.subscribe()
+    }
+
+    /// Verdicts on unbinding codes from now on.
+    pub fn subscribe_unbind(&self) -> broadcast::Receiver<UnbindReport> {
+        self.unbind.subscribe()
+    }
+
+    /// Lets the cloud client publish a verdict on an unbinding code.
+    pub fn report_unbind(&self, report: UnbindReport) {
+        let _ = self.unbind.send(report);
     }
 
     /// Announces an operator action; returns how many subscribers got it.

@@ -22,6 +22,8 @@
 //! * [`status`]: live CWMP status for `display cwmp status`.
 //! * [`context`]: [`AgentContext`], the state every part shares.
 //! * [`control`]: the control socket and the `tether cli` client.
+//! * [`cwmp`]: the CWMP client (sessions, RPCs, events, connection requests).
+//! * [`cloud`]: the cloud connection client and its services (`cloud-management ...`).
 //! * [`agent`]: [`Agent::start`] and [`AgentHandle`].
 //!
 //! The binary calls [`agent_main`] and [`cli_main`]; both keep to a current-thread runtime
@@ -30,9 +32,11 @@
 pub mod acs;
 pub mod agent;
 pub mod atomic;
+pub mod cloud;
 pub mod config;
 pub mod context;
 pub mod control;
+pub mod cwmp;
 pub mod error;
 pub mod host;
 pub mod mapping;
@@ -46,7 +50,7 @@ use std::process::ExitCode;
 pub use acs::{AcsAttribute, AcsSelection, DhcpAcs, EffectiveAcs, Provenance, Setter};
 pub use agent::{Agent, AgentHandle};
 pub use config::AgentConfig;
-pub use context::{AgentAction, AgentContext};
+pub use context::{AgentAction, AgentContext, UnbindReport};
 pub use control::client::{Client, Reply, interactive, run_lines, run_one};
 pub use control::protocol::End;
 pub use error::AgentError;

@@ -133,6 +133,36 @@ impl Running {
             .send_replace(Arc::new(snapshot_of(inner, origin)));
     }
 
+    /// FactoryReset (RPC-15): every setting back to its default except the ACS connection
+    /// (`cwmp enable`, the preferred and default ACS URLs and credentials), so the device can
+    /// reach its ACS again; the last contacted ACS URL is forgotten, so the next session is a
+    /// `0 BOOTSTRAP`. Saved before subscribers are told.
+    pub fn factory_reset(&self) -> Result<(), AgentError> {
+        let mut inner = self.lock();
+        let old = inner.config.cwmp.clone();
+        let mut config = RunningConfig::default();
+        config.cwmp.enabled = old.enabled;
+        config.cwmp.acs_url = old.acs_url;
+        config.cwmp.acs_username = old.acs_username;
+        config.cwmp.acs_password = old.acs_password;
+        config.cwmp.acs_default_url = old.acs_default_url;
+        config.cwmp.acs_default_username = old.acs_default_username;
+        config.cwmp.acs_default_password = old.acs_default_password;
+        let before = std::mem::replace(&mut inner.config, config);
+        let before_url = inner.agent.last_acs_url.take();
+        let saved = self
+            .state
+            .save_running_config(&inner.config)
+            .and_then(|()| self.state.save_agent_file(&inner.agent));
+        if let Err(e) = saved {
+            inner.config = before;
+            inner.agent.last_acs_url = before_url;
+            return Err(e);
+        }
+        self.publish(&mut inner, Some(Setter::Acs));
+        Ok(())
+    }
+
     /// A copy of the running configuration.
     pub fn config(&self) -> RunningConfig {
         self.lock().config.clone()

@@ -4,6 +4,13 @@
 //! Each agent runs as in production: a current-thread tokio runtime on its own thread, with
 //! the blocking `tether cli` client on the test thread.
 
+// The cloud-connection tests live beside the future `tests/agent/main.rs` layout.
+#[path = "agent/cloud/mod.rs"]
+mod cloud;
+// The CWMP client tests (a test ACS written from the specification).
+#[path = "agent/cwmp/mod.rs"]
+mod cwmp;
+
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};

@@ -9,6 +9,8 @@
 
 use tether_cli::{Applied, Command, DisplayTarget, Session, display};
 
+use std::time::Duration;
+
 use crate::acs::Setter;
 use crate::context::{AgentAction, AgentContext};
 use crate::status::cwmp_status;
@@ -46,6 +48,42 @@ impl Answer {
             output: output.into(),
             outcome: AnswerKind::Error,
         }
+    }
+}
+
+/// How long a CLI line waits for the cloud's verdict on an unbinding code.
+pub const UNBIND_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs `line` in `session` at `now_unix`, as [`execute`] does, except that
+/// `cloud-management unbinding-code CODE` waits (at most [`UNBIND_WAIT`]) for the cloud's
+/// verdict and shows it. Every CLI front end (the control socket, the cloud `terminal` and
+/// `config` services) runs lines through here.
+pub async fn execute_async(
+    ctx: &AgentContext,
+    session: &mut Session,
+    line: &str,
+    now_unix: i64,
+) -> Answer {
+    let Ok(Command::CloudUnbindingCode(code)) = session.parse(line) else {
+        return execute(ctx, session, line, now_unix);
+    };
+    let mut verdicts = ctx.subscribe_unbind();
+    if ctx.announce(AgentAction::CloudUnbindingCode(code.clone())) == 0 {
+        return Answer::error("% The cloud connection client is not running.\n");
+    }
+    let wait = async {
+        loop {
+            match verdicts.recv().await {
+                Ok(report) if report.code == code => return Some(report),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    };
+    match tokio::time::timeout(UNBIND_WAIT, wait).await {
+        Ok(Some(report)) if report.ok => Answer::ok(format!("{}\n", report.message)),
+        Ok(Some(report)) => Answer::error(format!("% {}\n", report.message)),
+        _ => Answer::error("% No answer from the cloud server to the unbinding code.\n"),
     }
 }
 
@@ -109,7 +147,14 @@ pub fn render(
                 display::cwmp_status(&cwmp_status(&live, &c.cwmp, acs.as_ref(), now_unix))
             })
         }
-        DisplayTarget::CloudManagementState => display::cloud_management_state(&ctx.cloud_state()),
+        DisplayTarget::CloudManagementState => {
+            let mut state = ctx.cloud_state();
+            // `Duration` is live: counted from `Connected at` to now.
+            if let Some(at) = state.connected_at {
+                state.duration_secs = Some(u64::try_from(now_unix - at.to_unix()).unwrap_or(0));
+            }
+            display::cloud_management_state(&state)
+        }
         DisplayTarget::CurrentConfiguration => {
             running.with(|c, _| display::current_configuration(c))
         }

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::context::{AgentContext, now_unix};
-use crate::control::exec::{AnswerKind, execute};
+use crate::control::exec::{AnswerKind, execute_async};
 use crate::control::protocol::{End, MAX_REQUEST_LINE, Request, encode_reply};
 use crate::error::AgentError;
 
@@ -166,7 +166,7 @@ async fn connection(
         };
         let reply = match Request::parse(&line) {
             Some(Request::Exec(text)) => {
-                let answer = execute(ctx, &mut session, text, now_unix());
+                let answer = execute_async(ctx, &mut session, text, now_unix()).await;
                 let end = match answer.outcome {
                     AnswerKind::Ok => End::Ok(session.prompt()),
                     AnswerKind::Error => End::Error(session.prompt()),
