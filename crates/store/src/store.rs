@@ -184,6 +184,19 @@ pub trait Store: Send + Sync + 'static {
         session_id: &'a str,
         now: Timestamp,
     ) -> StoreFuture<'a, Task>;
+    /// A dispatched task the device accepted but will finish later (Download/Upload answered
+    /// with Status 1; the outcome comes with TransferComplete in another session): records
+    /// `progress` as its result so far and detaches it from its session, so neither the
+    /// recovery of a broken session nor the start-up recovery after a crash treats it as
+    /// interrupted. It stays `dispatched` until [`complete_task`](Store::complete_task) or
+    /// [`fail_task`](Store::fail_task). [`Conflict`](crate::StoreError::Conflict) if it is not
+    /// dispatched.
+    fn mark_accepted<'a>(
+        &'a self,
+        id: TaskId,
+        progress: &'a serde_json::Value,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()>;
     /// Dispatched -> done with `result`. [`Conflict`](crate::StoreError::Conflict) otherwise.
     fn complete_task<'a>(
         &'a self,

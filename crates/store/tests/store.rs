@@ -158,6 +158,7 @@ store_tests!(
     task_cancel_rules,
     tasks_run_in_creation_order_per_device,
     crash_recovery_requeues_safe_kinds_and_faults_others,
+    accepted_transfers_are_not_interrupted_by_recovery,
     faults_record_list_clear,
     register_device_pre_registers_an_inventory_entry,
     account_cpe_credentials_set_get_clear,
@@ -1250,6 +1251,76 @@ mod cases {
             s.next_task("00D09E-HGW-unknown", at(100)).await.unwrap(),
             None
         );
+    }
+
+    /// A Download the device accepted (Status 1) finishes in a later session with
+    /// TransferComplete: neither a broken session nor a restart may fault it meanwhile.
+    pub async fn accepted_transfers_are_not_interrupted_by_recovery(db: TestDb) {
+        let device = add_device(&*db.store, "ACCEPTED").await;
+        let s = &db.store;
+        let download = s
+            .create_task(&new_task(&device, "Download", at(1)))
+            .await
+            .unwrap();
+        let reboot = s
+            .create_task(&new_task(&device, "Reboot", at(2)))
+            .await
+            .unwrap();
+        s.mark_dispatched(download, "sess", at(10)).await.unwrap();
+        s.mark_accepted(download, &json!({"status": 1}), at(11))
+            .await
+            .unwrap();
+        s.mark_dispatched(reboot, "sess", at(12)).await.unwrap();
+
+        // The session breaks: the unanswered Reboot is interrupted, the Download is not.
+        let outcome = s
+            .recover_interrupted(
+                &RecoveryScope::Session("sess".into()),
+                &RecoveryPolicy::default(),
+                at(20),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            RecoveryOutcome {
+                requeued: 0,
+                faulted: 1
+            }
+        );
+        assert_eq!(
+            s.task(reboot).await.unwrap().unwrap().state,
+            TaskState::Faulted
+        );
+
+        // The server restarts: still not interrupted.
+        s.close().await.unwrap();
+        let s = open(&db.url).await.unwrap();
+        let outcome = s
+            .recover_interrupted(
+                &RecoveryScope::DispatchedBefore(at(100)),
+                &RecoveryPolicy::default(),
+                at(100),
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, RecoveryOutcome::default());
+        let t = s.task(download).await.unwrap().unwrap();
+        assert_eq!((t.state, t.session_id), (TaskState::Dispatched, None));
+        assert_eq!(t.result, Some(json!({"status": 1})));
+
+        // TransferComplete arrives: done with the final result; accepting twice is a conflict.
+        s.complete_task(download, &json!({"status": 0}), at(200))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.task(download).await.unwrap().unwrap().state,
+            TaskState::Done
+        );
+        assert!(matches!(
+            s.mark_accepted(download, &json!({}), at(201)).await,
+            Err(StoreError::Conflict(_))
+        ));
     }
 
     pub async fn crash_recovery_requeues_safe_kinds_and_faults_others(db: TestDb) {

@@ -240,8 +240,13 @@ pub async fn record_result(
         }
         (_, Body::DownloadResponse(r) | Body::UploadResponse(r)) => {
             if r.status != 0 {
-                // Accepted; the outcome comes with TransferComplete in a later session.
-                return Ok(());
+                // Accepted; the outcome comes with TransferComplete in a later session. Recorded
+                // so that a broken session or a server restart does not fault it meanwhile.
+                let progress = serde_json::json!({"status": r.status, "accepted_at": now.0});
+                return match store.mark_accepted(d.task, &progress, now).await {
+                    Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+                    Err(e) => Err(e),
+                };
             }
             serde_json::json!({"status": r.status, "start_time": time(&r.start_time), "complete_time": time(&r.complete_time)})
         }

@@ -305,3 +305,57 @@ async fn acs_change_acs_moves_the_device_to_a_second_server() {
     first.stop().await;
     second.stop().await;
 }
+
+/// A Download the CPE accepted (Status 1) is finished by TransferComplete in a later session,
+/// even when the server restarted in between (RPC-17): the start-up recovery must not fault it.
+#[tokio::test]
+async fn acs_accepted_download_survives_a_restart_and_completes_with_transfer_complete() {
+    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let mut cpe = acs.cpe("XFER1");
+    cpe.inform(&[("2 PERIODIC", "")], &[]).await.msg();
+    let device = cpe.device_id();
+    let dl = acs
+        .queue(
+            &device,
+            json!({"kind": "Download", "file_type": "1 Firmware Upgrade Image",
+                   "url": "http://files.example.net/fw2.bin", "command_key": "fw2"}),
+        )
+        .await;
+    let seen = cpe.run_session(success).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].name, "Download");
+    assert_eq!(acs.task(dl).await.state, TaskState::Dispatched);
+
+    let TestAcs {
+        handle,
+        dir,
+        collected,
+    } = acs;
+    handle.shutdown().await.expect("clean shutdown");
+    let mut c = config(dir.path());
+    c.cwmp.auth.require = false;
+    let acs = TestAcs {
+        handle: tether_server::Server::start(c).await.expect("restart"),
+        dir,
+        collected,
+    };
+    let t = acs.task(dl).await;
+    assert_eq!(t.state, TaskState::Dispatched, "not interrupted: {t:?}");
+
+    let mut cpe = acs.cpe("XFER1");
+    cpe.inform(&[("7 TRANSFER COMPLETE", ""), ("M Download", "fw2")], &[])
+        .await
+        .msg();
+    let id = cpe.id();
+    let tc = envelope(
+        CWMP_1_0,
+        &id,
+        "<cwmp:TransferComplete><CommandKey>fw2</CommandKey><FaultStruct><FaultCode>0</FaultCode><FaultString></FaultString></FaultStruct><StartTime>2026-11-22T11:00:00Z</StartTime><CompleteTime>2026-11-22T11:05:00Z</CompleteTime></cwmp:TransferComplete>",
+    );
+    assert_eq!(cpe.post(&tc).await.msg().name, "TransferCompleteResponse");
+    assert_eq!(cpe.empty().await.status, 204);
+    let t = acs.task(dl).await;
+    assert_eq!(t.state, TaskState::Done, "{t:?}");
+    assert_eq!(t.result.unwrap()["complete_time"], "2026-11-22T11:05:00Z");
+    acs.stop().await;
+}

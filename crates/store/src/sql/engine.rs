@@ -528,7 +528,9 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<RecoveryOutcome> {
         let push_scope = |qb: &mut QueryBuilder<Db>| {
-            qb.push(" WHERE state = 'dispatched' AND ");
+            // A dispatched task with a result was accepted by the device (`mark_accepted`):
+            // its outcome arrives later, so it is not interrupted.
+            qb.push(" WHERE state = 'dispatched' AND result IS NULL AND ");
             match scope {
                 RecoveryScope::Session(session) => {
                     qb.push("session_id = ").push_bind(session.clone());
@@ -1208,6 +1210,30 @@ impl Store for Backend {
             self.fetch_task(id)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("task {}", id.0)))
+        })
+    }
+
+    fn mark_accepted<'a>(
+        &'a self,
+        id: TaskId,
+        progress: &'a serde_json::Value,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let done = sqlx::query::<Db>(
+                "UPDATE tasks SET result = $2, session_id = NULL, updated_at = $3 \
+                 WHERE id = $1 AND state = 'dispatched'",
+            )
+            .bind(id.0)
+            .bind(progress.to_string())
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Err(transition_error(&self.pool, id, "accept").await);
+            }
+            Ok(())
         })
     }
 
