@@ -10,6 +10,9 @@ mod cloud;
 // The CWMP client tests (a test ACS written from the specification).
 #[path = "agent/cwmp/mod.rs"]
 mod cwmp;
+// Our agent against our server (`tether_server::Server`) over real sockets.
+#[path = "agent/e2e/mod.rs"]
+mod e2e;
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -682,7 +685,11 @@ fn help_and_completion_are_answered_by_the_session() {
 #[test]
 fn display_cwmp_status_shows_driver_status_and_acs_source() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = start_agent(dir.path());
+    // The status is written by hand here, so the real CWMP client (which would try to reach
+    // acs.example and overwrite it) stays off.
+    let mut config = agent_config(&dir.path().join("state"));
+    config.cwmp.enabled = false;
+    let agent = TestAgent::start(config, fake_host(&dir.path().join("host"))).unwrap();
     run_lines(&agent.socket, &CONFIGURE).unwrap();
     agent.ctx.update_cwmp(|s: &mut CwmpLive| {
         s.last_acs_url = Some("http://acs.example:7547/acs".into());
