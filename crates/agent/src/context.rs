@@ -196,6 +196,11 @@ impl AgentContext {
         self.cloud.borrow().clone()
     }
 
+    /// Changes of the cloud client's live state.
+    pub fn subscribe_cloud(&self) -> watch::Receiver<CloudState> {
+        self.cloud.subscribe()
+    }
+
     /// Lets the cloud client update its live state.
     pub fn update_cloud(&self, f: impl FnOnce(&mut CloudState)) {
         self.cloud.send_modify(f);

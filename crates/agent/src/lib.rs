@@ -25,6 +25,7 @@
 //! * [`cwmp`]: the CWMP client (sessions, RPCs, events, connection requests).
 //! * [`cloud`]: the cloud connection client and its services (`cloud-management ...`).
 //! * [`agent`]: [`Agent::start`] and [`AgentHandle`].
+//! * [`sim`]: [`sim::SimDevice`], the agent over in-memory state for `tether sim`.
 //!
 //! The binary calls [`agent_main`] and [`cli_main`]; both keep to a current-thread runtime
 //! (or none) to stay small when idle.
@@ -41,6 +42,7 @@ pub mod error;
 pub mod host;
 pub mod mapping;
 pub mod running;
+pub mod sim;
 pub mod state;
 pub mod status;
 

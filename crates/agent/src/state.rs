@@ -17,12 +17,17 @@
 //! point the device at no ACS at all. Losing `device.key` makes the `cipher` passwords in
 //! `running.cfg` unreadable, which is reported the same way.
 //!
+//! [`StateDir::in_memory`] keeps the same files in a map instead (simulated devices: many in
+//! one process, none on disk); everything else behaves the same.
+//!
 //! Must not touch: when to save (the callers decide), the network.
 
+use std::collections::HashMap;
 use std::fs::{self, DirBuilder, Permissions};
 use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tether_cli::{Outcome, RunningConfig, Session, View};
@@ -90,10 +95,15 @@ impl std::fmt::Debug for DeviceKey {
     }
 }
 
+/// In-memory files by name (see [`StateDir::in_memory`]).
+type MemoryFiles = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
 /// The agent's state directory.
 #[derive(Debug, Clone)]
 pub struct StateDir {
     root: PathBuf,
+    /// In-memory files ([`StateDir::in_memory`]), by name.
+    memory: Option<MemoryFiles>,
 }
 
 impl StateDir {
@@ -113,7 +123,20 @@ impl StateDir {
         if swept > 0 {
             tracing::warn!(dir = %root.display(), swept, "removed temporaries of interrupted writes");
         }
-        Ok(StateDir { root })
+        Ok(StateDir { root, memory: None })
+    }
+
+    /// A state "directory" held in memory, starting with `files` (name, contents): nothing
+    /// is read from or written to disk. `label` stands in for the path in messages.
+    pub fn in_memory(label: &str, files: &[(&str, &str)]) -> StateDir {
+        let map = files
+            .iter()
+            .map(|(name, text)| ((*name).to_owned(), text.as_bytes().to_vec()))
+            .collect();
+        StateDir {
+            root: PathBuf::from(format!("memory:{label}")),
+            memory: Some(Arc::new(Mutex::new(map))),
+        }
     }
 
     /// The directory.
@@ -126,12 +149,30 @@ impl StateDir {
         self.root.join(name)
     }
 
-    fn write(&self, name: &str, contents: &[u8]) -> Result<(), AgentError> {
+    /// Writes the file `name` atomically (mode 0600).
+    pub fn write(&self, name: &str, contents: &[u8]) -> Result<(), AgentError> {
+        if let Some(memory) = &self.memory {
+            memory
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_owned(), contents.to_vec());
+            return Ok(());
+        }
         let path = self.file(name);
         write_atomic(&path, contents, FILE_MODE).map_err(|e| AgentError::io("writing", path, e))
     }
 
-    fn read(&self, name: &str) -> Result<Option<String>, AgentError> {
+    /// Reads the file `name`; `None` if it does not exist.
+    pub fn read(&self, name: &str) -> Result<Option<String>, AgentError> {
+        if let Some(memory) = &self.memory {
+            let map = memory.lock().unwrap_or_else(|p| p.into_inner());
+            return match map.get(name) {
+                None => Ok(None),
+                Some(bytes) => String::from_utf8(bytes.clone())
+                    .map(Some)
+                    .map_err(|_| self.corrupt(name, "not UTF-8")),
+            };
+        }
         let path = self.file(name);
         read_optional(&path).map_err(|e| AgentError::io("reading", path, e))
     }
@@ -152,9 +193,13 @@ impl StateDir {
                 .ok_or_else(|| self.corrupt(DEVICE_KEY_FILE, "expected 64 hex digits"));
         }
         let mut key = vec![0u8; KEY_LEN];
-        fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut key))
-            .map_err(|e| AgentError::io("reading", "/dev/urandom", e))?;
+        if self.memory.is_some() {
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+        } else {
+            fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut key))
+                .map_err(|e| AgentError::io("reading", "/dev/urandom", e))?;
+        }
         self.write(
             DEVICE_KEY_FILE,
             format!("{}\n", encode_hex(&key)).as_bytes(),

@@ -2,7 +2,9 @@
 //! subcommand to the module that owns it; errors become messages and exit codes here.
 
 mod agent_cmd;
+mod ctl;
 mod cwmp_tool;
+mod sim_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,15 +20,15 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the cloud side: CWMP ACS, cloud-connection server, REST API, web UI.
-    Server,
+    Server(tether_server::config::ServerArgs),
     /// Run the device side: CWMP client, cloud-connection client, local CLI socket.
     Agent(agent_cmd::AgentArgs),
     /// Attach to a running agent's Comware-style CLI.
     Cli(agent_cmd::CliArgs),
-    /// Simulate a fleet of devices against a server.
-    Sim,
+    /// Simulate a fleet of devices against a server; load and ceilings for benchmarks.
+    Sim(sim_cmd::SimArgs),
     /// Operate a server from a terminal through its REST API.
-    Ctl,
+    Ctl(ctl::CtlArgs),
     /// Work with captured CWMP messages.
     Cwmp {
         #[command(subcommand)]
@@ -34,19 +36,58 @@ enum Command {
     },
 }
 
-fn not_built_yet(name: &str) -> ExitCode {
-    eprintln!("tether {name}: not built yet in this version of Tether (see the project's issues)");
-    ExitCode::from(2)
+fn server(args: tether_server::config::ServerArgs) -> ExitCode {
+    let config = match tether_server::config::ServerConfig::load(&args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("tether server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tether server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(tether_server::run(
+        config,
+        tether_server::termination_signal(),
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tether server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to standard error; `RUST_LOG` (e.g. `RUST_LOG=tether_server=debug`) overrides the
+/// default level, `info`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Server(_) | Command::Agent(_)) {
+        init_logging();
+    }
     match cli.command {
-        Command::Server => not_built_yet("server"),
+        Command::Server(args) => server(args),
         Command::Agent(args) => agent_cmd::agent(args),
         Command::Cli(args) => agent_cmd::cli(args),
-        Command::Sim => not_built_yet("sim"),
-        Command::Ctl => not_built_yet("ctl"),
+        Command::Sim(args) => sim_cmd::sim(args),
+        Command::Ctl(args) => ctl::run(args),
         Command::Cwmp { command } => cwmp_tool::run(command),
     }
 }

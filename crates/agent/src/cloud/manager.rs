@@ -283,7 +283,7 @@ impl Manager {
                 Action::Resolve { attempt, domain } => self.resolve(attempt, domain),
                 Action::Post { attempt, request } => {
                     let io = self.io.clone();
-                    let tls = Arc::clone(&self.link.tls);
+                    let tls = self.link.tls.get();
                     let timeout = self.link.request_timeout;
                     self.tracker.spawn(async move {
                         let body = message::encode(&request.body);
@@ -359,7 +359,7 @@ impl Manager {
 
     fn open_tunnel(&self, attempt: u64, url: String, serial: String, proof: Option<String>) {
         let io = self.io.clone();
-        let tls = Arc::clone(&self.link.tls);
+        let tls = self.link.tls.get();
         let hosts = self.ctx.running().config().cloud.ip_hosts;
         let timeout = self.link.request_timeout;
         self.tracker.spawn(async move {

@@ -40,8 +40,9 @@ use crate::context::AgentContext;
 /// What every connection of this device shares: TLS trust, identity, timers.
 #[derive(Debug)]
 pub struct Link {
-    /// The rustls client configuration (one trust model for the tunnel and subconnections).
-    pub tls: Arc<ClientConfig>,
+    /// The rustls client configuration (one trust model for the tunnel and subconnections),
+    /// built on first use for the system trust store.
+    pub tls: tls::LazyConfig,
     /// The device serial number.
     pub serial: String,
     /// Deadline of each DNS, HTTPS and upgrade step.
@@ -57,11 +58,22 @@ pub struct Link {
 /// Starts the cloud client on `tracker` if `cloud.enabled`; it stops on `shutdown`. A bad
 /// trust configuration is logged and leaves the client off (the agent keeps running).
 pub fn spawn(ctx: &Arc<AgentContext>, shutdown: &CancellationToken, tracker: &TaskTracker) {
+    spawn_with_tls(ctx, None, shutdown, tracker);
+}
+
+/// As [`spawn`], with a prepared TLS client configuration (simulated devices share one);
+/// `None` builds it from the agent configuration.
+pub fn spawn_with_tls(
+    ctx: &Arc<AgentContext>,
+    tls: Option<Arc<ClientConfig>>,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+) {
     let cfg = &ctx.config().cloud;
     if !cfg.enabled {
         return;
     }
-    let tls = match tls::client_config(cfg) {
+    let tls = match tls.map_or_else(|| tls::LazyConfig::new(cfg), |t| Ok(t.into())) {
         Ok(tls) => tls,
         Err(e) => {
             tracing::error!(error = %e, "cloud connection disabled");

@@ -7,13 +7,16 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    ClientConfig, ConfigBuilder, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    WantsVerifier,
+};
 use sha2::{Digest, Sha256};
 
 use crate::config::{CloudClientConfig, CloudTrustMode};
@@ -66,6 +69,69 @@ pub fn client_config(cfg: &CloudClientConfig) -> Result<Arc<ClientConfig>, TlsSe
         }
     };
     Ok(Arc::new(config))
+}
+
+/// The client configuration as a [`Link`](super::Link) holds it: ready at once for a CA file
+/// or pins (so a bad file or pin is reported at start), but for the system trust store only
+/// on the first connection. Parsing the store costs ~300 KiB of heap, which an agent without
+/// a configured cloud server would otherwise keep for nothing.
+pub struct LazyConfig(Lazy);
+
+enum Lazy {
+    Ready(Arc<ClientConfig>),
+    System {
+        builder: ConfigBuilder<ClientConfig, WantsVerifier>,
+        built: OnceLock<Arc<ClientConfig>>,
+    },
+}
+
+impl fmt::Debug for LazyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let built = match &self.0 {
+            Lazy::Ready(_) => true,
+            Lazy::System { built, .. } => built.get().is_some(),
+        };
+        f.debug_struct("LazyConfig")
+            .field("built", &built)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LazyConfig {
+    /// For `cfg`'s trust mode; errors as [`client_config`]'s.
+    pub fn new(cfg: &CloudClientConfig) -> Result<LazyConfig, TlsSetupError> {
+        if cfg.trust != CloudTrustMode::System {
+            return client_config(cfg).map(LazyConfig::from);
+        }
+        let builder = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+        Ok(LazyConfig(Lazy::System {
+            builder,
+            built: OnceLock::new(),
+        }))
+    }
+
+    /// The configuration, built now if it was not yet.
+    pub fn get(&self) -> Arc<ClientConfig> {
+        match &self.0 {
+            Lazy::Ready(config) => Arc::clone(config),
+            Lazy::System { builder, built } => Arc::clone(built.get_or_init(|| {
+                Arc::new(
+                    builder
+                        .clone()
+                        .with_root_certificates(system_roots())
+                        .with_no_client_auth(),
+                )
+            })),
+        }
+    }
+}
+
+impl From<Arc<ClientConfig>> for LazyConfig {
+    fn from(config: Arc<ClientConfig>) -> LazyConfig {
+        LazyConfig(Lazy::Ready(config))
+    }
 }
 
 /// The host's roots, or the bundled Mozilla roots if the host has none.
@@ -221,6 +287,15 @@ mod tests {
             Err(TlsSetupError::BadPin("abcd".into()))
         );
         assert_eq!(parse_pins(&[]), Err(TlsSetupError::PinCount));
+    }
+
+    #[test]
+    fn system_trust_is_loaded_on_first_use_and_kept() {
+        let lazy = LazyConfig::new(&CloudClientConfig::default()).unwrap();
+        assert!(format!("{lazy:?}").contains("built: false"));
+        let first = lazy.get();
+        assert!(format!("{lazy:?}").contains("built: true"));
+        assert!(Arc::ptr_eq(&first, &lazy.get()));
     }
 
     #[test]

@@ -12,7 +12,6 @@
 use serde::{Deserialize, Serialize};
 use tether_cwmp::session::EventQueue;
 
-use crate::atomic::{read_optional, write_atomic};
 use crate::error::AgentError;
 use crate::state::StateDir;
 
@@ -137,8 +136,7 @@ impl CwmpState {
     /// reported, not replaced.
     pub fn load(dir: &StateDir) -> Result<CwmpState, AgentError> {
         let path = dir.file(CWMP_STATE_FILE);
-        let Some(text) = read_optional(&path).map_err(|e| AgentError::io("reading", &path, e))?
-        else {
+        let Some(text) = dir.read(CWMP_STATE_FILE)? else {
             return Ok(CwmpState::default());
         };
         let state: CwmpState =
@@ -157,10 +155,9 @@ impl CwmpState {
 
     /// Saves `cwmp.json` atomically.
     pub fn save(&self, dir: &StateDir) -> Result<(), AgentError> {
-        let path = dir.file(CWMP_STATE_FILE);
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| AgentError::Config(format!("cwmp.json: {e}")))?;
-        write_atomic(&path, text.as_bytes(), 0o600).map_err(|e| AgentError::io("writing", path, e))
+        dir.write(CWMP_STATE_FILE, text.as_bytes())
     }
 }
 

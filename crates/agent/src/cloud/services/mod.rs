@@ -173,10 +173,11 @@ async fn run(
             }
         };
         let hosts = ctx.running().config().cloud.ip_hosts;
+        let tls = link.tls.get();
         let opened = tokio::select! {
             () = shutdown.cancelled() => return,
             opened = open_websocket(
-                &link.tls,
+                &tls,
                 &hosts,
                 &grant.url,
                 &link.serial,
