@@ -23,7 +23,8 @@ fn read_bbf() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("schema/bbf")
         .join(format!("{}.gz", schema_gen::SOURCE_FILE));
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {} ({e})", path.display()));
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {} ({e})", path.display()));
     let mut text = String::new();
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut text)
         .unwrap_or_else(|e| panic!("cannot decompress {} ({e})", path.display()));
