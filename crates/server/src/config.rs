@@ -334,6 +334,9 @@ pub struct ConnectionRequestConfig {
     pub per_device_min_interval: Secs,
     /// Answer a Basic challenge (the password crosses the network in clear). Default false.
     pub allow_basic: bool,
+    /// Set the connection-request credentials on devices the ACS holds none for (and again
+    /// after a `0 BOOTSTRAP`), first thing in their session. Default true.
+    pub provision_credentials: bool,
 }
 
 impl Default for ConnectionRequestConfig {
@@ -342,6 +345,7 @@ impl Default for ConnectionRequestConfig {
             timeout: Secs::from_secs(5),
             per_device_min_interval: Secs::from_secs(10),
             allow_basic: false,
+            provision_credentials: true,
         }
     }
 }

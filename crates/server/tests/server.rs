@@ -532,7 +532,8 @@ mod cases {
         let api = run.api();
         let admin = run.admin.clone();
         let dev = register(api, &admin, "W1", "HGW").await;
-        let path = format!("/api/v1/devices/{dev}/tasks?connection_request=true&wait=10");
+        // A wait is woken by the task's outcome, not timed out.
+        let path = format!("/api/v1/devices/{dev}/tasks?wait=10");
         let request = tokio::spawn(async move {
             let started = std::time::Instant::now();
             let r = api
@@ -579,13 +580,28 @@ mod cases {
         assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(r.body["state"], "done");
         assert_eq!(r.body["result"]["Device.DeviceInfo.SoftwareVersion"], "2.0");
-        assert_eq!(r.body["connection_request"]["status"], "failed");
-        // The device never informed, so the ACS has no connection-request URL for it.
-        assert_eq!(r.body["connection_request"]["error"]["code"], "no_url");
+        assert!(r.body.get("connection_request").is_none(), "{}", r.body);
         assert!(
             elapsed < Duration::from_secs(8),
             "woken, not timed out: {elapsed:?}"
         );
+
+        // A connection request that fails is answered at once: no wait, the task stays
+        // pending for the device's next session.
+        let r = api
+            .send(
+                "POST",
+                &format!("/api/v1/devices/{dev}/tasks?connection_request=true&wait=10"),
+                &run.admin,
+                json!({"kind": "Reboot"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["connection_request"]["status"], "failed");
+        // The device never informed, so the ACS has no connection-request URL for it.
+        assert_eq!(r.body["connection_request"]["error"]["code"], "no_url");
+        assert_eq!(r.body["wait"], "skipped", "{}", r.body);
+        assert_eq!(r.body["state"], "pending", "{}", r.body);
     }
 }
 

@@ -32,6 +32,34 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// Where a device's connection-request credentials came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsOrigin {
+    /// Set by an operator; the device must hold the same (the ACS does not send them).
+    Configured,
+    /// Set on the device by the ACS itself, and acknowledged by the device.
+    Provisioned,
+}
+
+impl CredentialsOrigin {
+    /// The stored (and API) spelling: `"configured"` or `"provisioned"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialsOrigin::Configured => "configured",
+            CredentialsOrigin::Provisioned => "provisioned",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "configured" => Some(CredentialsOrigin::Configured),
+            "provisioned" => Some(CredentialsOrigin::Provisioned),
+            _ => None,
+        }
+    }
+}
+
 /// Everything recorded from one Inform, written in a single transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InformRecord {
@@ -63,7 +91,10 @@ pub struct Device {
     pub remote_addr: Option<String>,
     pub online_until: Option<Timestamp>,
     pub connection_request_url: Option<String>,
+    /// The credentials the ACS answers the device's connection-request challenge with.
     pub connection_request_credentials: Option<Credentials>,
+    /// Where they came from; `Some` exactly when they are.
+    pub connection_request_credentials_origin: Option<CredentialsOrigin>,
     /// The credentials this CPE must present to the ACS.
     pub cpe_credentials: Option<Credentials>,
 }

@@ -28,7 +28,8 @@ pub use cloud::{
     UnbindRedeem,
 };
 pub use device::{
-    Credentials, Device, DeviceFilter, DeviceIdentity, InformEvent, InformRecord, SerialMatch,
+    Credentials, CredentialsOrigin, Device, DeviceFilter, DeviceIdentity, InformEvent,
+    InformRecord, SerialMatch,
 };
 pub use error::{StoreError, StoreResult};
 pub use fault::{Fault, FaultId, NewFault};

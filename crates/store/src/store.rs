@@ -133,11 +133,20 @@ pub trait Store: Send + Sync + 'static {
         device_id: &'a str,
         credentials: Option<&'a Credentials>,
     ) -> StoreFuture<'a, ()>;
-    /// Sets (or clears) the credentials the ACS uses for connection requests.
+    /// Sets (or clears) the credentials the ACS uses for connection requests, as configured by
+    /// an operator ([`CredentialsOrigin::Configured`](crate::CredentialsOrigin::Configured)).
     fn set_connection_request_credentials<'a>(
         &'a self,
         device_id: &'a str,
         credentials: Option<&'a Credentials>,
+    ) -> StoreFuture<'a, ()>;
+    /// Records connection-request credentials the ACS itself set on the device (the device
+    /// acknowledged them), replacing any stored ones
+    /// ([`CredentialsOrigin::Provisioned`](crate::CredentialsOrigin::Provisioned)).
+    fn set_provisioned_connection_request_credentials<'a>(
+        &'a self,
+        device_id: &'a str,
+        credentials: &'a Credentials,
     ) -> StoreFuture<'a, ()>;
 
     // ----- parameters -----

@@ -152,6 +152,7 @@ store_tests!(
     device_list_filters_and_pagination_totals,
     owner_filter_isolates_accounts,
     device_credentials_and_owner,
+    connection_request_credentials_record_their_origin,
     delete_device_cascades,
     task_lifecycle_dispatch_complete_fault_retry,
     task_expiry_skips_and_marks_expired,
@@ -929,6 +930,93 @@ mod cases {
         assert_not_found(s.set_device_owner(&one, Some(AccountId(4242))).await);
         assert_not_found(s.set_device_owner("00D09E-HGW-none", None).await);
         assert_not_found(s.set_cpe_credentials("00D09E-HGW-none", None).await);
+    }
+
+    pub async fn connection_request_credentials_record_their_origin(db: TestDb) {
+        let s = &db.store;
+        let one = add_device(&**s, "O1").await;
+        let fresh = s.device(&one).await.unwrap().unwrap();
+        assert_eq!(fresh.connection_request_credentials, None);
+        assert_eq!(fresh.connection_request_credentials_origin, None);
+
+        let provisioned = Credentials {
+            username: one.clone(),
+            password: "Zk3-random_24_characters".into(),
+        };
+        s.set_provisioned_connection_request_credentials(&one, &provisioned)
+            .await
+            .unwrap();
+        let d = s.device(&one).await.unwrap().unwrap();
+        assert_eq!(d.connection_request_credentials, Some(provisioned.clone()));
+        assert_eq!(
+            d.connection_request_credentials_origin,
+            Some(CredentialsOrigin::Provisioned)
+        );
+        // Listings decode the origin too.
+        let listed = s
+            .list_devices(&DeviceFilter::default(), Page::new(10, 0))
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.items[0].connection_request_credentials_origin,
+            Some(CredentialsOrigin::Provisioned)
+        );
+
+        // An operator's credentials replace them and are marked configured.
+        let manual = Credentials {
+            username: "ops".into(),
+            password: "ops-pass".into(),
+        };
+        s.set_connection_request_credentials(&one, Some(&manual))
+            .await
+            .unwrap();
+        let d = s.device(&one).await.unwrap().unwrap();
+        assert_eq!(d.connection_request_credentials, Some(manual));
+        assert_eq!(
+            d.connection_request_credentials_origin,
+            Some(CredentialsOrigin::Configured)
+        );
+        // Provisioning again replaces those.
+        s.set_provisioned_connection_request_credentials(&one, &provisioned)
+            .await
+            .unwrap();
+        let d = s.device(&one).await.unwrap().unwrap();
+        assert_eq!(d.connection_request_credentials, Some(provisioned));
+        assert_eq!(
+            d.connection_request_credentials_origin,
+            Some(CredentialsOrigin::Provisioned)
+        );
+        // Clearing clears the origin with them.
+        s.set_connection_request_credentials(&one, None)
+            .await
+            .unwrap();
+        let d = s.device(&one).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                d.connection_request_credentials,
+                d.connection_request_credentials_origin
+            ),
+            (None, None)
+        );
+        assert_eq!(
+            CredentialsOrigin::parse("provisioned"),
+            Some(CredentialsOrigin::Provisioned)
+        );
+        assert_eq!(
+            CredentialsOrigin::parse("configured"),
+            Some(CredentialsOrigin::Configured)
+        );
+        assert_eq!(CredentialsOrigin::parse("other"), None);
+        assert_not_found(
+            s.set_provisioned_connection_request_credentials(
+                "00D09E-HGW-none",
+                &Credentials {
+                    username: "u".into(),
+                    password: "p".into(),
+                },
+            )
+            .await,
+        );
     }
 
     pub async fn delete_device_cascades(db: TestDb) {

@@ -2,7 +2,8 @@
 //! REST API calls to make a device open a session now.
 //!
 //! A GET to the device's stored ConnectionRequestURL (plain HTTP: CR-01; `https` is refused)
-//! with its connection-request credentials from the store:
+//! with its connection-request credentials from the store (provisioned by the ACS, see
+//! `provision.rs`, or configured through the API):
 //!
 //! * first without credentials; on 401, answer the challenge: Digest (MD5/SHA-256, `qop=auth`
 //!   only when the challenge offers it, RFC 2069 style otherwise, AUT-04) via

@@ -10,6 +10,7 @@
 //!               │          sessions keyed by cookie and device id (sessions.rs), never by socket
 //!               ├─▶ auth.rs      Digest / Basic CPE authentication, failed-auth limiter
 //!               ├─▶ inform.rs    the Inform, stored durably before the InformResponse
+//!               ├─▶ provision.rs connection-request credentials, set before any task
 //!               └─▶ dispatch.rs  queued tasks → RPCs, results → store + TaskHub
 //!  API ──────▶ connection_request.rs  (the `AcsControl` the API calls)
 //! ```
@@ -23,6 +24,7 @@ pub mod connection_request;
 pub mod dispatch;
 pub mod endpoint;
 pub mod inform;
+pub mod provision;
 pub mod session;
 pub mod sessions;
 

@@ -1,6 +1,7 @@
 //! One HTTP request = one step of a CWMP session: find the session, feed the message to the
 //! pure `AcsSession` machine, act on what it says (authenticate and store the Inform, answer
-//! CPE requests, send the next task's RPC or 204), and hand back what to answer.
+//! CPE requests, send the connection-request credentials when `provision.rs` wants them, then
+//! the next task's RPC or 204), and hand back what to answer.
 //!
 //! Finding the session (pitfalls #1, #2):
 //! * an Inform starts a new session (after authentication), unless it is the retry of an
@@ -35,6 +36,7 @@ use super::Acs;
 use super::auth::{Attempt, Decision};
 use super::dispatch;
 use super::inform;
+use super::provision::{self, Provision};
 use super::sessions::{Full, Session, SessionRef, new_session_id};
 use crate::clock;
 use crate::listen::Shutdown;
@@ -246,6 +248,7 @@ async fn start(acs: &Arc<Acs>, req: &SessionRequest, env: Envelope) -> Answer {
         current: None,
         root: inform::root_of(&inform).to_owned(),
         owner,
+        provision: Provision::Settled,
         span: span.clone(),
     };
     let (sref, previous) = match acs.sessions.insert(session) {
@@ -293,7 +296,13 @@ async fn inform_step(
     .await;
     let now = acs.millis();
     let reply = match stored {
-        Ok(_) => s.machine.accept_inform(now, AcceptOptions::default()),
+        Ok(device) => {
+            let enabled = acs.app.config.cwmp.connection_request.provision_credentials;
+            if provision::wanted(enabled, &device, inform) {
+                s.provision = Provision::Wanted;
+            }
+            s.machine.accept_inform(now, AcceptOptions::default())
+        }
         Err(StoreError::Unavailable(e)) => {
             tracing::warn!(error = %e, "store unavailable: Inform refused with 8005");
             s.machine
@@ -351,24 +360,52 @@ async fn step(
             }
             Ok(AcsEvent::Request(body)) => cpe_request(acs, &mut s, body).await,
             Ok(AcsEvent::Ready(done)) => {
-                if let Some(done) = done
-                    && let Some(d) = s.current.take()
-                {
-                    let stored = dispatch::record_result(
-                        &*acs.app.store,
-                        &acs.app.hub,
-                        &s.device_id,
-                        &d,
-                        done.result,
-                        clock::now(),
-                    )
-                    .await;
-                    if let Err(e) = stored {
-                        tracing::error!(task = d.task.0, error = %e, "cannot store a task result");
-                        s.current = Some(d);
-                        s.machine.abort();
-                        end(acs, &mut s, "store error").await;
-                        return Answer::busy("the device database is unavailable", 10);
+                let answered = done.map(|done| {
+                    let provisioning = match std::mem::take(&mut s.provision) {
+                        Provision::Sent(credentials) => Some(credentials),
+                        other => {
+                            s.provision = other;
+                            None
+                        }
+                    };
+                    (done, provisioning)
+                });
+                match answered {
+                    None => {}
+                    Some((done, Some(credentials))) => {
+                        let stored = provision::record_outcome(
+                            &*acs.app.store,
+                            &s.device_id,
+                            &credentials,
+                            done.result,
+                            clock::now(),
+                        )
+                        .await;
+                        if let Err(e) = stored {
+                            // Not stored: nothing relies on them, and the device is asked
+                            // again at its next session (if the store still holds none).
+                            tracing::error!(error = %e, "cannot store the outcome of the connection-request credentials");
+                        }
+                    }
+                    Some((done, None)) => {
+                        if let Some(d) = s.current.take() {
+                            let stored = dispatch::record_result(
+                                &*acs.app.store,
+                                &acs.app.hub,
+                                &s.device_id,
+                                &d,
+                                done.result,
+                                clock::now(),
+                            )
+                            .await;
+                            if let Err(e) = stored {
+                                tracing::error!(task = d.task.0, error = %e, "cannot store a task result");
+                                s.current = Some(d);
+                                s.machine.abort();
+                                end(acs, &mut s, "store error").await;
+                                return Answer::busy("the device database is unavailable", 10);
+                            }
+                        }
                     }
                 }
                 next_rpc(acs, &mut s).await
@@ -379,8 +416,25 @@ async fn step(
     .await
 }
 
-/// Sends the next task's RPC, or 204 when none is left (SES-03).
+/// Sends the connection-request credentials if wanted, else the next task's RPC, or 204 when
+/// none is left (SES-03).
 async fn next_rpc(acs: &Acs, s: &mut Session) -> Answer {
+    if matches!(s.provision, Provision::Wanted) {
+        // Settled whatever happens: at most one attempt per session.
+        s.provision = Provision::Settled;
+        let credentials = provision::new_credentials(&s.device_id);
+        let rpc = provision::request(&credentials, &s.root, clock::now());
+        match s.machine.send(acs.millis(), rpc) {
+            Ok(reply) => {
+                tracing::info!("sending connection-request credentials");
+                s.provision = Provision::Sent(credentials);
+                return finish(acs, s, reply).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot send connection-request credentials");
+            }
+        }
+    }
     loop {
         let taken = dispatch::take_next(
             &*acs.app.store,
@@ -520,6 +574,12 @@ pub async fn end(acs: &Acs, s: &mut Session, why: &str) {
         _ => {
             metrics::counter!("tether_cwmp_sessions_failed_total").increment(1);
         }
+    }
+    if let Provision::Sent(_) = std::mem::take(&mut s.provision) {
+        tracing::info!(
+            why,
+            "session ended before the device answered the connection-request credentials; nothing stored"
+        );
     }
     if let Some(d) = s.current.take() {
         if let Err(e) =

@@ -42,6 +42,8 @@ pub struct Session {
     pub root: String,
     /// The owner a device registered at this session's Inform gets.
     pub owner: Option<tether_store::AccountId>,
+    /// The connection-request credentials step (at most once per session).
+    pub provision: crate::acs::provision::Provision,
     pub span: tracing::Span,
 }
 
@@ -164,6 +166,7 @@ mod tests {
             current: None,
             root: "Device.".into(),
             owner: None,
+            provision: crate::acs::provision::Provision::Settled,
             span: tracing::Span::none(),
         }
     }

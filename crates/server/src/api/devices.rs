@@ -1,5 +1,5 @@
 //! `/api/v1/devices`: list (filters, pagination, total), show one with its parameters,
-//! pre-register (inventory), set CPE credentials, delete.
+//! pre-register (inventory), set CPE credentials, set connection-request credentials, delete.
 
 use axum::Json;
 use axum::Router;
@@ -8,7 +8,9 @@ use axum::routing::{get, put};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tether_cwmp::DeviceId;
-use tether_store::{AccountId, Device, DeviceFilter, DeviceIdentity, Parameter, SerialMatch};
+use tether_store::{
+    AccountId, CredentialsOrigin, Device, DeviceFilter, DeviceIdentity, Parameter, SerialMatch,
+};
 
 use super::accounts::CpeCredentialsBody;
 use super::auth::Caller;
@@ -23,6 +25,10 @@ pub fn routes() -> Router<ApiState> {
         .route(
             "/devices/{id}/cpe-credentials",
             put(set_cpe_credentials).delete(clear_cpe_credentials),
+        )
+        .route(
+            "/devices/{id}/connection-request-credentials",
+            put(set_connection_request_credentials).delete(clear_connection_request_credentials),
         )
 }
 
@@ -42,6 +48,10 @@ pub struct DeviceView {
     pub online: bool,
     pub online_until: Option<String>,
     pub connection_request_url: Option<String>,
+    /// `"provisioned"` (set on the device by the ACS), `"configured"` (set by an operator) or
+    /// `"none"`. The password is never shown.
+    pub connection_request_credentials: &'static str,
+    pub connection_request_username: Option<String>,
     pub cpe_username: Option<String>,
 }
 
@@ -65,6 +75,14 @@ impl DeviceView {
             online: d.is_online(clock::now()),
             online_until: d.online_until.map(clock::format),
             connection_request_url: d.connection_request_url.clone(),
+            connection_request_credentials: d
+                .connection_request_credentials_origin
+                .filter(|_| d.connection_request_credentials.is_some())
+                .map_or("none", CredentialsOrigin::as_str),
+            connection_request_username: d
+                .connection_request_credentials
+                .as_ref()
+                .map(|c| c.username.clone()),
             cpe_username: d.cpe_credentials.as_ref().map(|c| c.username.clone()),
         }
     }
@@ -312,5 +330,39 @@ async fn clear_cpe_credentials(
         .store
         .set_cpe_credentials(&device.identity.id, None)
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The credentials the server answers the device's connection-request challenge with. They are
+/// not sent to the device: the operator configures the same pair on it.
+async fn set_connection_request_credentials(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<CpeCredentialsBody>,
+) -> Result<StatusCode, ApiError> {
+    let device = visible_device(&state, &caller, &id).await?;
+    let creds = body.validate()?;
+    state
+        .app
+        .store
+        .set_connection_request_credentials(&device.identity.id, Some(&creds))
+        .await?;
+    tracing::info!(device = %device.identity.id, account = %caller.account.name, "connection-request credentials configured");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn clear_connection_request_credentials(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let device = visible_device(&state, &caller, &id).await?;
+    state
+        .app
+        .store
+        .set_connection_request_credentials(&device.identity.id, None)
+        .await?;
+    tracing::info!(device = %device.identity.id, account = %caller.account.name, "connection-request credentials cleared");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,9 @@
 //!
 //! Creation order is fixed: validate, store (the task is durable from here on), then trigger
 //! the connection request, then wait. A failed connection request or an elapsed wait never
-//! loses the task; the response says what happened.
+//! loses the task; the response says what happened. When the connection request fails there
+//! is no wait: the device was not woken, so the answer comes at once (`"wait": "skipped"`) and
+//! the task stays pending for the device's next session.
 
 use std::time::Duration;
 
@@ -174,22 +176,27 @@ async fn create(
         .await?;
     metrics::counter!("tether_tasks_created_total", "kind" => spec.kind()).increment(1);
 
+    let mut waited = None;
     let connection_request = if q.connection_request {
         Some(
             match state.app.acs.connection_request(&device.identity.id).await {
                 Ok(()) => serde_json::json!({"status": "sent"}),
-                Err(e) => serde_json::json!({
-                    "status": "failed",
-                    "error": {"code": e.code(), "message": e.to_string()},
-                }),
+                Err(e) => {
+                    if !wait.is_zero() {
+                        waited = Some("skipped");
+                    }
+                    serde_json::json!({
+                        "status": "failed",
+                        "error": {"code": e.code(), "message": e.to_string()},
+                    })
+                }
             },
         )
     } else {
         None
     };
 
-    let mut waited = None;
-    let task = if wait.is_zero() {
+    let task = if wait.is_zero() || waited.is_some() {
         state.app.store.task(id).await?
     } else {
         match state.app.hub.wait(id, wait).await {

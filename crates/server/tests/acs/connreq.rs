@@ -162,6 +162,8 @@ async fn acs_connection_request_and_wait_through_the_api() {
     let acs = TestAcs::start(|c| {
         c.cwmp.auth.require = false;
         c.cwmp.connection_request.per_device_min_interval = Secs::from_secs(0);
+        // The credentials are configured by hand here (`informed_device`).
+        no_provisioning(c);
     })
     .await;
     for (serial, qop) in [("CR1", true), ("CR2", false)] {
@@ -238,7 +240,11 @@ async fn acs_connection_request_and_wait_through_the_api() {
 
 #[tokio::test]
 async fn acs_connection_requests_are_rate_limited_per_device() {
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let url = cpe_listener(
         acs.handle.cwmp_addr,

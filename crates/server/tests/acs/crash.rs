@@ -26,6 +26,7 @@ async fn acs_crash_child_process() {
     let dir = Path::new(&dir);
     let mut c = config(dir);
     c.cwmp.auth.require = false;
+    no_provisioning(&mut c);
     let handle = tether_server::Server::start(c)
         .await
         .expect("child server starts");

@@ -7,6 +7,7 @@
 
 mod connreq;
 mod crash;
+mod provision;
 mod robustness;
 mod sessions;
 mod support;

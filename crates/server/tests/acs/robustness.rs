@@ -11,7 +11,11 @@ use super::support::*;
 
 #[tokio::test]
 async fn acs_bad_input_gets_clear_answers() {
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let addr = acs.handle.cwmp_addr;
 
     // Malformed XML: 400 with the decoder's reason (no CWMP fault: it is not known to be a request).
@@ -202,6 +206,7 @@ async fn acs_past_the_connection_bound_new_sessions_get_503_and_running_ones_con
     let acs = TestAcs::start(|c| {
         c.cwmp.auth.require = false;
         c.limits.max_connections = 2;
+        no_provisioning(c);
     })
     .await;
     let mut running = acs.cpe("OVER1");
@@ -225,7 +230,11 @@ async fn acs_past_the_connection_bound_new_sessions_get_503_and_running_ones_con
 #[tokio::test]
 async fn acs_inform_gets_8005_while_the_store_is_unavailable() {
     use sqlx::Connection as _;
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let db = acs.dir.path().join("tether.db");
     let mut locker = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
         .await

@@ -12,7 +12,7 @@ const CR_URL: &str = "Device.ManagementServer.ConnectionRequestURL";
 
 #[tokio::test]
 async fn acs_digest_challenge_then_success_on_a_new_connection() {
-    let acs = TestAcs::start(|_| {}).await;
+    let acs = TestAcs::start(no_provisioning).await;
     let device = acs.register("DIG1", Some(("cpe-user", "cpe-pass"))).await;
     let mut cpe = acs.cpe("DIG1");
     cpe.auth = CpeAuth::Digest {
@@ -88,7 +88,11 @@ async fn acs_digest_challenge_then_success_on_a_new_connection() {
 
 #[tokio::test]
 async fn acs_basic_is_accepted_over_tls_and_refused_over_plain_http() {
-    let acs = TestAcs::start(|c| c.cwmp.tls.mode = TlsMode::SelfSigned).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.tls.mode = TlsMode::SelfSigned;
+        no_provisioning(c);
+    })
+    .await;
     acs.register("TLS1", Some(("tls-user", "tls-pass"))).await;
     let cert_path = acs.dir.path().join("tls").join("self-signed-cert.pem");
     let pem = std::fs::read(&cert_path).unwrap();
@@ -131,7 +135,7 @@ async fn acs_basic_is_accepted_over_tls_and_refused_over_plain_http() {
     acs.stop().await;
 
     // Plain HTTP: Basic is not acceptable (AUT-01); the ACS asks for Digest.
-    let plain = TestAcs::start(|_| {}).await;
+    let plain = TestAcs::start(no_provisioning).await;
     plain.register("TLS1", Some(("tls-user", "tls-pass"))).await;
     let mut cpe = plain.cpe("TLS1");
     cpe.auth = CpeAuth::Basic {
@@ -157,7 +161,11 @@ fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls_pki_types::CertificateDer<'sta
 
 #[tokio::test]
 async fn acs_session_continues_on_a_new_connection_and_without_cookie() {
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let mut cpe = acs.cpe("CONT1");
     assert_eq!(
         cpe.inform(&[("2 PERIODIC", "")], &[]).await.msg().name,
@@ -207,7 +215,11 @@ async fn acs_session_continues_on_a_new_connection_and_without_cookie() {
 
 #[tokio::test]
 async fn acs_odd_cookie_syntax_is_understood() {
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let mut cpe = acs.cpe("COOK1");
     cpe.inform(&[("2 PERIODIC", "")], &[]).await.msg();
     let cookie = cpe.cookie.clone().unwrap();
@@ -228,7 +240,11 @@ async fn acs_odd_cookie_syntax_is_understood() {
 
 #[tokio::test]
 async fn acs_new_inform_replaces_the_live_session_of_the_device() {
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let mut first = acs.cpe("REPL1");
     first.inform(&[("2 PERIODIC", "")], &[]).await.msg();
     let device = first.device_id();
@@ -306,7 +322,11 @@ async fn acs_unknown_devices_follow_the_policy() {
 
 #[tokio::test]
 async fn acs_bootstrap_drops_cached_parameters() {
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let mut cpe = acs.cpe("BOOT1");
     cpe.inform(
         &[("1 BOOT", "")],
@@ -342,7 +362,11 @@ async fn acs_bootstrap_drops_cached_parameters() {
 
 #[tokio::test]
 async fn acs_graceful_shutdown_lets_a_running_session_finish() {
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let mut cpe = acs.cpe("GRACE1");
     cpe.inform(&[("2 PERIODIC", "")], &[]).await.msg();
     let task = acs

@@ -35,6 +35,13 @@ pub fn config(dir: &std::path::Path) -> ServerConfig {
     c
 }
 
+/// For tests about something other than connection-request credentials: the ACS does not
+/// provision them at a device's first session, so a session carries exactly the RPCs the test
+/// queued. (Provisioning itself is tested in `provision.rs`.)
+pub fn no_provisioning(c: &mut ServerConfig) {
+    c.cwmp.connection_request.provision_credentials = false;
+}
+
 impl TestAcs {
     pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestAcs {
         let dir = tempfile::tempdir().unwrap();

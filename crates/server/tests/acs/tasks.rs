@@ -49,9 +49,19 @@ async fn acs_every_task_kind_succeeds_and_results_are_stored() {
     // One more, to show the queue order and SES-03 (no 204 while work remains).
     let seen = cpe.run_session(success).await;
     let names: Vec<&str> = seen.iter().map(|m| m.name.as_str()).collect();
+    // First contact: the ACS gives the device connection-request credentials before the
+    // queued tasks (provisioning is on by default; `provision.rs` tests it in detail).
+    assert_eq!(
+        seen[0].text("Name"),
+        [
+            "Device.ManagementServer.ConnectionRequestUsername",
+            "Device.ManagementServer.ConnectionRequestPassword"
+        ]
+    );
     assert_eq!(
         names,
         [
+            "SetParameterValues",
             "GetParameterNames",
             "GetParameterValues",
             "SetParameterValues",
@@ -167,7 +177,11 @@ async fn acs_every_task_kind_succeeds_and_results_are_stored() {
 
 #[tokio::test]
 async fn acs_every_task_kind_faults_and_faults_are_stored() {
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let mut cpe = acs.cpe("FAULT1");
     cpe.inform(&[("2 PERIODIC", "")], &[]).await.msg();
     let device = cpe.device_id();
@@ -237,8 +251,16 @@ async fn acs_every_task_kind_faults_and_faults_are_stored() {
 /// CPE closes and informs the new ACS with 0 BOOTSTRAP.
 #[tokio::test]
 async fn acs_change_acs_moves_the_device_to_a_second_server() {
-    let first = TestAcs::start(|c| c.cwmp.auth.require = false).await;
-    let second = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let first = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
+    let second = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let new_url = format!("http://{}/cwmp", second.handle.cwmp_addr);
     let mut cpe = first.cpe("MOVE1");
     let mut acs_url = format!("http://{}/cwmp", first.handle.cwmp_addr);
@@ -310,7 +332,11 @@ async fn acs_change_acs_moves_the_device_to_a_second_server() {
 /// even when the server restarted in between (RPC-17): the start-up recovery must not fault it.
 #[tokio::test]
 async fn acs_accepted_download_survives_a_restart_and_completes_with_transfer_complete() {
-    let acs = TestAcs::start(|c| c.cwmp.auth.require = false).await;
+    let acs = TestAcs::start(|c| {
+        c.cwmp.auth.require = false;
+        no_provisioning(c);
+    })
+    .await;
     let mut cpe = acs.cpe("XFER1");
     cpe.inform(&[("2 PERIODIC", "")], &[]).await.msg();
     let device = cpe.device_id();
@@ -334,6 +360,7 @@ async fn acs_accepted_download_survives_a_restart_and_completes_with_transfer_co
     handle.shutdown().await.expect("clean shutdown");
     let mut c = config(dir.path());
     c.cwmp.auth.require = false;
+    no_provisioning(&mut c);
     let acs = TestAcs {
         handle: tether_server::Server::start(c).await.expect("restart"),
         dir,

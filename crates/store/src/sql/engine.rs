@@ -16,11 +16,11 @@ use super::{Backend, Db, KIND, begin_write};
 use crate::error::DbResultExt;
 use crate::store::{BackendKind, FaultFilter, Store, StoreFuture};
 use crate::{
-    Account, AccountId, ApiToken, Credentials, Device, DeviceFilter, DeviceIdentity, Fault,
-    FaultId, InformEvent, InformRecord, NewAccount, NewApiToken, NewFault, NewTask, Page, Paged,
-    Parameter, ParameterUpdate, RecoveryOutcome, RecoveryPolicy, RecoveryScope, SerialMatch,
-    StoreError, StoreResult, Task, TaskFault, TaskFilter, TaskId, TaskState, Timestamp, TokenHash,
-    TokenId, TokenOwner,
+    Account, AccountId, ApiToken, Credentials, CredentialsOrigin, Device, DeviceFilter,
+    DeviceIdentity, Fault, FaultId, InformEvent, InformRecord, NewAccount, NewApiToken, NewFault,
+    NewTask, Page, Paged, Parameter, ParameterUpdate, RecoveryOutcome, RecoveryPolicy,
+    RecoveryScope, SerialMatch, StoreError, StoreResult, Task, TaskFault, TaskFilter, TaskId,
+    TaskState, Timestamp, TokenHash, TokenId, TokenOwner,
 };
 use crate::{
     BindingChange, CloudDevice, ConfigChange, NewCloudDevice, NewConfigChange, NewUnbindCode,
@@ -50,7 +50,8 @@ macro_rules! device_columns {
     () => {
         "d.id, d.device_key, d.oui, d.product_class, d.serial_number, d.manufacturer, d.owner_id, \
          d.created_at, d.last_inform_at, d.last_inform_events, d.remote_addr, d.online_until, \
-         d.conn_req_url, d.conn_req_username, d.conn_req_password, d.cpe_username, d.cpe_password"
+         d.conn_req_url, d.conn_req_username, d.conn_req_password, d.conn_req_source, \
+         d.cpe_username, d.cpe_password"
     };
 }
 
@@ -147,6 +148,18 @@ fn events_from_json(text: &str) -> StoreResult<Vec<InformEvent>> {
 
 fn device_from_row(row: &DbRow) -> StoreResult<Device> {
     let events: String = row.try_get("last_inform_events").db()?;
+    let connection_request_credentials = credentials(
+        row.try_get("conn_req_username").db()?,
+        row.try_get("conn_req_password").db()?,
+    );
+    let source: Option<String> = row.try_get("conn_req_source").db()?;
+    let connection_request_credentials_origin = match (&connection_request_credentials, source) {
+        (None, _) => None,
+        (Some(_), None) => Some(CredentialsOrigin::Configured),
+        (Some(_), Some(text)) => Some(CredentialsOrigin::parse(&text).ok_or_else(|| {
+            StoreError::Backend(format!("stored credentials origin {text:?} is unknown"))
+        })?),
+    };
     Ok(Device {
         identity: DeviceIdentity {
             id: row.try_get("device_key").db()?,
@@ -165,10 +178,8 @@ fn device_from_row(row: &DbRow) -> StoreResult<Device> {
         remote_addr: row.try_get("remote_addr").db()?,
         online_until: opt_ts(row.try_get("online_until").db()?),
         connection_request_url: row.try_get("conn_req_url").db()?,
-        connection_request_credentials: credentials(
-            row.try_get("conn_req_username").db()?,
-            row.try_get("conn_req_password").db()?,
-        ),
+        connection_request_credentials,
+        connection_request_credentials_origin,
         cpe_credentials: credentials(
             row.try_get("cpe_username").db()?,
             row.try_get("cpe_password").db()?,
@@ -497,24 +508,29 @@ impl Backend {
         row.as_ref().map(task_from_row).transpose()
     }
 
+    /// Sets the CPE credentials (`origin` None) or the connection-request credentials (with
+    /// where they came from).
     async fn set_device_credentials(
         &self,
         device_id: &str,
         credentials: Option<&Credentials>,
-        cpe: bool,
+        origin: Option<CredentialsOrigin>,
     ) -> StoreResult<()> {
-        let sql = if cpe {
-            "UPDATE devices SET cpe_username = $2, cpe_password = $3 WHERE device_key = $1"
-        } else {
-            "UPDATE devices SET conn_req_username = $2, conn_req_password = $3 WHERE device_key = $1"
+        let sql = match origin {
+            None => "UPDATE devices SET cpe_username = $2, cpe_password = $3 WHERE device_key = $1",
+            Some(_) => {
+                "UPDATE devices SET conn_req_username = $2, conn_req_password = $3, \
+                 conn_req_source = $4 WHERE device_key = $1"
+            }
         };
-        let done = sqlx::query::<Db>(sql)
+        let mut query = sqlx::query::<Db>(sql)
             .bind(device_id)
             .bind(credentials.map(|c| c.username.clone()))
-            .bind(credentials.map(|c| c.password.clone()))
-            .execute(&self.pool)
-            .await
-            .db()?;
+            .bind(credentials.map(|c| c.password.clone()));
+        if let Some(origin) = origin {
+            query = query.bind(credentials.map(|_| origin.as_str()));
+        }
+        let done = query.execute(&self.pool).await.db()?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("device {device_id:?}")));
         }
@@ -1018,7 +1034,7 @@ impl Store for Backend {
         credentials: Option<&'a Credentials>,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.set_device_credentials(device_id, credentials, true)
+            self.set_device_credentials(device_id, credentials, None)
                 .await
                 .map_err(|e| match e {
                     StoreError::Conflict(_) => {
@@ -1034,7 +1050,23 @@ impl Store for Backend {
         device_id: &'a str,
         credentials: Option<&'a Credentials>,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(self.set_device_credentials(device_id, credentials, false))
+        Box::pin(self.set_device_credentials(
+            device_id,
+            credentials,
+            Some(CredentialsOrigin::Configured),
+        ))
+    }
+
+    fn set_provisioned_connection_request_credentials<'a>(
+        &'a self,
+        device_id: &'a str,
+        credentials: &'a Credentials,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(self.set_device_credentials(
+            device_id,
+            Some(credentials),
+            Some(CredentialsOrigin::Provisioned),
+        ))
     }
 
     // ----- parameters -----

@@ -92,8 +92,9 @@ pub(crate) async fn open(
         .busy_timeout(busy_timeout)
         .foreign_keys(true);
     // No ping before handing out a connection: an SQLite connection is a local file handle
-    // that cannot go stale the way a network connection can, and each ping is one more
-    // round trip to the connection's worker thread (measured: bench/run.sh cwmp).
+    // that cannot go stale the way a network connection can. (Measured with bench/run.sh
+    // cwmp: no change in throughput within the noise; the cost is elsewhere, see
+    // BENCHMARKS.md.)
     let mut pool = SqlitePoolOptions::new()
         .max_connections(max_connections.unwrap_or(8))
         .test_before_acquire(false);

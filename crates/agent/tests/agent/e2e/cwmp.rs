@@ -169,7 +169,23 @@ impl Pair {
             }
         })
         .await;
-        set_cr_credentials(&srv, &id, CR_PASS).await;
+        // The ACS provisions connection-request credentials on the agent in its first
+        // session (replacing the ones configured through the CLI) and keeps them.
+        until(
+            30,
+            "connection-request credentials provisioned",
+            async || {
+                let (_, d) = admin
+                    .call("GET", &format!("/api/v1/devices/{}", url_id(&id)), None)
+                    .await;
+                if d["connection_request_credentials"] == "provisioned" {
+                    Ok(())
+                } else {
+                    Err(format!("{d}"))
+                }
+            },
+        )
+        .await;
         Pair {
             dir,
             srv,
@@ -214,13 +230,14 @@ async fn task(api: &Api, id: &str, spec: Value) -> Value {
     .await
 }
 
-/// The server has no API for connection-request credentials: they go into its store.
-async fn set_cr_credentials(srv: &Srv, id: &str, password: &str) {
+/// Overrides the connection-request credentials the server uses for a device (as an operator
+/// would with `PUT /api/v1/devices/{id}/connection-request-credentials`).
+async fn set_cr_credentials(srv: &Srv, id: &str, username: &str, password: &str) {
     srv.store()
         .set_connection_request_credentials(
             id,
             Some(&Credentials {
-                username: CR_USER.into(),
+                username: username.into(),
                 password: password.into(),
             }),
         )
@@ -513,7 +530,22 @@ async fn cwmp_cpe_faults_and_wrong_connection_request_credentials_are_reported()
     assert_eq!(per_param["code"], 9006, "{fault}");
 
     // Wrong connection-request credentials on the server: auth_failed, the task waits.
-    set_cr_credentials(&pair.srv, &pair.id, "not-the-cr-password").await;
+    let provisioned = pair
+        .srv
+        .store()
+        .device(&pair.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .connection_request_credentials
+        .expect("provisioned credentials");
+    set_cr_credentials(
+        &pair.srv,
+        &pair.id,
+        &provisioned.username,
+        "not-the-cr-password",
+    )
+    .await;
     let t = task(
         &pair.admin,
         &pair.id,
@@ -527,7 +559,13 @@ async fn cwmp_cpe_faults_and_wrong_connection_request_credentials_are_reported()
     assert_eq!(t["state"], "pending", "{t}");
     let pending = t["id"].as_i64().unwrap();
     // Right credentials again: the next connection request runs both.
-    set_cr_credentials(&pair.srv, &pair.id, CR_PASS).await;
+    set_cr_credentials(
+        &pair.srv,
+        &pair.id,
+        &provisioned.username,
+        &provisioned.password,
+    )
+    .await;
     let t = pair
         .task(json!({"kind": "GetParameterValues", "names": ["Device.DeviceInfo.UpTime"]}))
         .await;
