@@ -3,9 +3,13 @@
 # server, simulators), measures, stops everything and prints a table. Figures and method:
 # BENCHMARKS.md.
 #
-#   bench/run.sh [cwmp|cwmp-tls|footprint|task|all]
+#   bench/run.sh [cwmp|cwmp-tls|footprint|task|tunnels|storm|bootstrap|all]
 #
-# Not yet scripted (see BENCHMARKS.md): bootstrap, tunnels, storm.
+# tunnels: cloud tunnel establishment from cold and server memory per idle connection, for each
+#          fleet size in TUNNEL_SIZES [2000]; storm: the same at STORM_DEVICES [4500], then the
+#          server is restarted (SIGTERM, same store and port) under the fleet.
+# bootstrap: BOOTSTRAP sessions carrying a GetParameterNames and a GetParameterValues of the whole
+#          data model, BOOTSTRAP_DEVICES [1000] devices.
 #
 # Environment (defaults in brackets):
 #   DURATION [15]     measured seconds per figure      WARMUP [3]   seconds before measuring
@@ -36,7 +40,7 @@ cleanup() {
     for pid in "${PIDS[@]:-}"; do
         [[ -n "$pid" ]] && wait "$pid" 2>/dev/null || true
     done
-    rm -rf "$WORK"
+    [[ "${KEEP:-0}" == 1 ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -76,13 +80,24 @@ provision_credentials = ${PROVISION:-false}
 listen = "127.0.0.1:27557"
 [cloud]
 listen = "127.0.0.1:27443"
+auth_per_address = ${CLOUD_AUTH_PER_ADDRESS:-60}
+auth_per_serial = ${CLOUD_AUTH_PER_SERIAL:-20}
+public_host = "cloud.sim:27443"
+[cloud.tls]
+mode = "self_signed"
+self_signed_names = ["cloud.sim"]
 [admin]
 password = "bench-admin-password"
 [limits]
-max_connections = 15000
+max_connections = ${MAX_CONNECTIONS:-15000}
 EOF
+    run_server
+}
+
+# run_server: starts `tether server` on SERVER_DIR's configuration (again, for a restart).
+run_server() {
     RUST_LOG="${SERVER_LOG:-info}" "$BIN" server --config "$SERVER_DIR/server.toml" \
-        >"$SERVER_DIR/stdout.log" 2>"$SERVER_DIR/stderr.log" &
+        >>"$SERVER_DIR/stdout.log" 2>>"$SERVER_DIR/stderr.log" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     wait_port 127.0.0.1 27547
@@ -267,12 +282,268 @@ bench_task() {
     echo "| $n | $tasks | $done_count | $p50 | $p99 |"
 }
 
+# ---- cloud tunnels ---------------------------------------------------------------------------
+# Sockets a device holds on the cloud listener: the tunnel and its always-on subconnections
+# (terminal, config, telemetry).
+SOCKETS_PER_DEVICE="${SOCKETS_PER_DEVICE:-4}"
+# TLS handshakes a device needs from cold: auth request, auth proof and register (each its own
+# HTTPS connection, `Connection: close`), the tunnel and the three subconnections.
+HANDSHAKES_PER_DEVICE="${HANDSHAKES_PER_DEVICE:-7}"
+CLOUD_PASSWORD="bench-cloud-password"
+FLEET_PIDS=()
+
+cloud_sockets() { # established server-side sockets on the cloud port
+    ss -Htn state established '( sport = :27443 )' 2>/dev/null | wc -l
+}
+proc_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+api_token() {
+    curl -sf -u admin:bench-admin-password -H 'content-type: application/json' \
+        -X POST http://127.0.0.1:27557/api/v1/tokens -d '{"name":"bench"}' | jq -r .token
+}
+
+# add_cloud_devices N TOKEN: the serials SIM00000000.. into the cloud inventory (8 at a time).
+add_cloud_devices() {
+    local n="$1" token="$2"
+    seq 0 $((n - 1)) | xargs -P 8 -I{} sh -c 'printf "{\"serial\":\"SIM%08d\",\"password\":\"%s\"}" "$1" "$2" |
+        curl -sf -o /dev/null -H "authorization: Bearer $3" -H "content-type: application/json" \
+            -X POST http://127.0.0.1:27557/api/v1/cloud/devices --data-binary @- || echo fail' _ {} \
+        "$CLOUD_PASSWORD" "$token" >"$WORK/add-failures"
+    local failed
+    failed=$(wc -l <"$WORK/add-failures")
+    [[ "$failed" -eq 0 ]] || note "$failed devices not added to the cloud inventory"
+}
+
+# start_cloud_fleet N: N cloud-only devices over processes of at most FLEET_PER_PROC, all at once.
+start_cloud_fleet() {
+    local n="$1" per="${FLEET_PER_PROC:-2500}" first=0 i=0
+    FLEET_PIDS=()
+    while [[ "$first" -lt "$n" ]]; do
+        local k=$(( n - first < per ? n - first : per ))
+        "$BIN" sim fleet --cloud-port 27443 --cloud-password "$CLOUD_PASSWORD" \
+            --cloud-ca-file "$SERVER_DIR/data/tls/self-signed-cert.pem" --devices "$k" \
+            --first "$first" --spawn-rate 100000 --duration "${FLEET_MAX_SECONDS:-600}" --quiet \
+            >"$WORK/fleet-$i.json" 2>"$WORK/fleet-$i.err" &
+        FLEET_PIDS+=("$!"); PIDS+=("$!")
+        first=$((first + k)); i=$((i + 1))
+    done
+}
+
+stop_cloud_fleet() {
+    for pid in "${FLEET_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${FLEET_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+
+# wait_sockets WANT TIMEOUT PID: polls every 0.2 s until WANT sockets are established; prints
+# "seconds peak_cpu_percent peak_rss_kib count" (seconds empty when not reached).
+wait_sockets() {
+    local want="$1" timeout="$2" pid="$3" t0 now count=0 peak_cpu=0 peak_rss=0 ticks last_ticks last_t
+    local hz; hz=$(getconf CLK_TCK)
+    t0=$(date +%s.%N); last_t=$t0; last_ticks=$(proc_ticks "$pid")
+    while :; do
+        sleep 0.2
+        now=$(date +%s.%N)
+        count=$(cloud_sockets)
+        ticks=$(proc_ticks "$pid" 2>/dev/null || echo "$last_ticks")
+        local rss; rss=$(proc_kib "$pid" VmRSS 2>/dev/null || echo 0)
+        peak_rss=$(( rss > peak_rss ? rss : peak_rss ))
+        peak_cpu=$(awk -v a="$ticks" -v b="$last_ticks" -v t="$now" -v u="$last_t" -v hz="$hz" -v p="$peak_cpu" \
+            'BEGIN {c = (a - b) / hz / (t - u) * 100; print (c > p ? c : p)}')
+        last_ticks=$ticks; last_t=$now
+        if [[ "$count" -ge "$want" ]]; then
+            echo "$(awk -v a="$now" -v b="$t0" 'BEGIN {printf "%.2f", a - b}') $peak_cpu $peak_rss $count"
+            return 0
+        fi
+        if awk -v a="$now" -v b="$t0" -v t="$timeout" 'BEGIN {exit !(a - b > t)}'; then
+            echo "- $peak_cpu $peak_rss $count"
+            return 0
+        fi
+    done
+}
+
+tls_ceiling() { # name: TLS handshake ceiling (one full handshake per session)
+    start_ceiling tls
+    load "$1" "$CEILING_URL" "$CEILING_PID" --ca-file "$CEILING_CA"
+    stop_ceiling
+}
+
+# tunnel_phase N NAME: fresh server, N devices in the inventory, fleet started from cold; time
+# until every socket is up, then RSS after IDLE_SECONDS of keepalives. Leaves server and fleet up.
+tunnel_phase() {
+    local n="$1" name="$2" idle="${IDLE_SECONDS:-30}"
+    CLOUD_AUTH_PER_ADDRESS=1000000 CLOUD_AUTH_PER_SERIAL=1000 MAX_CONNECTIONS=19500 \
+        start_server "$name"
+    wait_port 127.0.0.1 27443
+    local token; token=$(api_token)
+    note "== $name: $n devices into the cloud inventory"
+    add_cloud_devices "$n" "$token"
+    sleep 2
+    local rss0 anon0 load0
+    rss0=$(proc_kib "$SERVER_PID" VmRSS); anon0=$(proc_kib "$SERVER_PID" RssAnon)
+    load0=$(cut -d' ' -f1 /proc/loadavg)
+    local want=$((n * SOCKETS_PER_DEVICE))
+    note "== $name: fleet of $n from cold, waiting for $want sockets"
+    start_cloud_fleet "$n"
+    local r; r=($(wait_sockets "$want" "${TUNNEL_TIMEOUT:-240}" "$SERVER_PID"))
+    note "== $name: ${r[0]} s, sockets ${r[3]}; idle ${idle}s"
+    sleep "$idle"
+    local rss1 anon1 count1
+    rss1=$(proc_kib "$SERVER_PID" VmRSS); anon1=$(proc_kib "$SERVER_PID" RssAnon)
+    count1=$(cloud_sockets)
+    jq -n --arg name "$name" --argjson n "$n" --argjson per "$SOCKETS_PER_DEVICE" \
+        --arg secs "${r[0]}" --argjson cpu "${r[1]}" --argjson peak "${r[2]}" \
+        --argjson reached "${r[3]}" --argjson rss0 "$rss0" --argjson rss1 "$rss1" \
+        --argjson anon0 "$anon0" --argjson anon1 "$anon1" --argjson count1 "$count1" \
+        --argjson idle "$idle" --argjson load "$load0" \
+        '{kind:"tunnels", devices:$n, sockets_per_device:$per, sockets_reached:$reached,
+          all_up_seconds:($secs|tonumber? // null),
+          devices_per_second:(if ($secs|tonumber? // 0) > 0 then $n / ($secs|tonumber) else null end),
+          peak_server_cpu_percent:$cpu, peak_server_rss_kib:$peak, idle_seconds:$idle,
+          rss_before_kib:$rss0, rss_after_kib:$rss1, anon_before_kib:$anon0, anon_after_kib:$anon1,
+          sockets_after_idle:$count1,
+          rss_bytes_per_device:(($rss1 - $rss0) * 1024 / $n),
+          rss_bytes_per_connection:(($rss1 - $rss0) * 1024 / $count1),
+          load_average_before:$load}' >"$OUT/$name.json"
+}
+
+tunnel_header() {
+    echo "| devices | sockets up | all up after | devices/s | handshakes/s (×${HANDSHAKES_PER_DEVICE}) | peak server CPU (% of one core) | server RSS before → after ${IDLE_SECONDS:-30} s idle | per device | per connection | load avg |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+}
+tunnel_row() {
+    jq -r --arg h "$HANDSHAKES_PER_DEVICE" '"| \(.devices) | \(.sockets_after_idle) / \(.devices * .sockets_per_device) | \(.all_up_seconds) s | \(.devices_per_second // 0 | floor) | \((.devices_per_second // 0) * ($h|tonumber) | floor) | \(.peak_server_cpu_percent|floor) % | \(.rss_before_kib/1024|floor) → \(.rss_after_kib/1024|floor) MiB | \(.rss_bytes_per_device/1024*10|floor/10) KiB | \(.rss_bytes_per_connection/1024*10|floor/10) KiB | \(.load_average_before) |"' "$1"
+}
+tunnel_goal() { # tunnels-json ceiling-json
+    jq -rn --slurpfile t "$1" --slurpfile c "$2" --argjson h "$HANDSHAKES_PER_DEVICE" \
+        '($c[0].sessions_per_second / $h) as $cap | (($t[0].devices_per_second // 0) / $cap * 100 | floor) as $r
+         | "establishment \($t[0].devices_per_second // 0 | floor)/s = \($r) % of ceiling/\($h) (\($cap|floor)/s; goal 70 %): \(if $r >= 70 then "met" else "NOT met" end); \($t[0].rss_bytes_per_connection/1024*10|floor/10) KiB per idle connection (goal 8): \(if $t[0].rss_bytes_per_connection <= 8192 then "met" else "NOT met" end)"'
+}
+
+bench_tunnels() {
+    local sizes="${TUNNEL_SIZES:-2000}"
+    [[ "${SMOKE:-0}" == 1 ]] && sizes=20
+    tls_ceiling tunnels-tls-ceiling
+    for n in $sizes; do
+        tunnel_phase "$n" "tunnels-$n"
+        stop_cloud_fleet
+        stop_server
+    done
+    echo
+    echo "### Cloud tunnels from cold, TLS ($(date -u +%F), $(nproc) cores)"
+    echo "TLS ceiling: $(jq -r '.sessions_per_second|floor' "$OUT/tunnels-tls-ceiling.json") full handshakes/s"
+    tunnel_header
+    for n in $sizes; do tunnel_row "$OUT/tunnels-$n.json"; done
+    for n in $sizes; do tunnel_goal "$OUT/tunnels-$n.json" "$OUT/tunnels-tls-ceiling.json"; done
+}
+
+bench_storm() {
+    local n="${STORM_DEVICES:-4500}"
+    [[ "${SMOKE:-0}" == 1 ]] && n=20
+    tls_ceiling storm-tls-ceiling
+    tunnel_phase "$n" "storm-$n"
+    local want=$((n * SOCKETS_PER_DEVICE)) load0
+    load0=$(cut -d' ' -f1 /proc/loadavg)
+    note "== storm: SIGTERM to the server under $n devices, start again"
+    local t_kill; t_kill=$(date +%s.%N)
+    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    local t_stopped; t_stopped=$(date +%s.%N)
+    run_server
+    local t_up; t_up=$(date +%s.%N)
+    local r; r=($(wait_sockets "$want" "${TUNNEL_TIMEOUT:-240}" "$SERVER_PID"))
+    sleep 5
+    local after; after=$(cloud_sockets)
+    local alive=0
+    for pid in "${FLEET_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=$((alive + 1)); done
+    stop_cloud_fleet
+    stop_server
+    jq -n --argjson n "$n" --argjson want "$want" --arg secs "${r[0]}" --argjson cpu "${r[1]}" \
+        --argjson peak "${r[2]}" --argjson after "$after" --argjson alive "$alive" \
+        --argjson kill "$t_kill" --argjson stopped "$t_stopped" --argjson up "$t_up" --argjson load "$load0" \
+        --slurpfile t "$OUT/storm-$n.json" --slurpfile c "$OUT/storm-tls-ceiling.json" \
+        '{kind:"storm", devices:$n, sockets_wanted:$want, shutdown_seconds:($stopped - $kill),
+          restart_seconds:($up - $stopped),
+          back_after_restart_seconds:($secs|tonumber? // null),
+          back_after_kill_seconds:(($secs|tonumber? // null) | if . then . + ($up - $kill) else null end),
+          peak_server_cpu_percent:$cpu, peak_server_rss_kib:$peak, sockets_5s_later:$after,
+          stuck_devices_at_least:((($want - $after) / 4) | ceil | if . < 0 then 0 else . end),
+          fleet_processes_alive:$alive,
+          cold_devices_per_second:$t[0].devices_per_second,
+          goal_seconds:($n / $t[0].devices_per_second + 2),
+          tls_ceiling:$c[0].sessions_per_second, load_average_before:$load}' >"$OUT/storm.json"
+    echo
+    echo "### Cloud tunnels from cold at $n devices ($(date -u +%F), $(nproc) cores)"
+    echo "TLS ceiling: $(jq -r '.sessions_per_second|floor' "$OUT/storm-tls-ceiling.json") full handshakes/s"
+    tunnel_header
+    tunnel_row "$OUT/storm-$n.json"
+    tunnel_goal "$OUT/storm-$n.json" "$OUT/storm-tls-ceiling.json"
+    echo
+    echo "### Reconnect storm: server restarted under $n devices"
+    echo "| devices | shutdown | restart to listening | all back after restart | all back after kill | peak server CPU (% of one core) | peak server RSS | stuck | goal (N / cold rate + 2 s, from the kill) | load avg |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    jq -r '"| \(.devices) | \(.shutdown_seconds*100|floor/100) s | \(.restart_seconds*100|floor/100) s | \(.back_after_restart_seconds // "not all") s | \(if .back_after_kill_seconds then (.back_after_kill_seconds*10|floor/10|tostring) else "not all" end) s | \(.peak_server_cpu_percent|floor) % | \(.peak_server_rss_kib/1024|floor) MiB | \(.stuck_devices_at_least) | \(.goal_seconds*10|floor/10) s: \(if .back_after_kill_seconds and .back_after_kill_seconds <= .goal_seconds then "met" else "NOT met" end) | \(.load_average_before) |"' "$OUT/storm.json"
+}
+
+# ---- first contact with discovery ------------------------------------------------------------
+# The server does no discovery on its own: every device is pre-registered through the API and
+# gets a GetParameterNames (Device., whole tree) and a GetParameterValues (Device.) task queued
+# before it first informs, so its BOOTSTRAP session carries both. The fleet (agent library, its
+# data model plus SYNTHETIC_HOSTS [22] instances of Device.Hosts.Host., 19 parameters each)
+# starts all at once; sessions/s = devices / time until every device had a
+# completed session.
+bench_bootstrap() {
+    local n="${BOOTSTRAP_DEVICES:-1000}"
+    [[ "${SMOKE:-0}" == 1 ]] && n=10
+    MAX_CONNECTIONS=19500 start_server bootstrap
+    local api=http://127.0.0.1:27557/api/v1 token
+    token=$(api_token)
+    note "== bootstrap: registering $n devices with a GPN and a GPV task each"
+    seq 0 $((n - 1)) | xargs -P 8 -I{} sh -c '
+        s=$(printf "SIM%08d" "$1"); id="00A0C9-SimCPE-$s"
+        h1="authorization: Bearer $2"; h2="content-type: application/json"
+        curl -sf -o /dev/null -H "$h1" -H "$h2" -X POST "$3/devices" \
+            -d "{\"oui\":\"00A0C9\",\"product_class\":\"SimCPE\",\"serial_number\":\"$s\",\"manufacturer\":\"Tether Simulated Devices\"}" &&
+        curl -sf -o /dev/null -H "$h1" -H "$h2" -X POST "$3/devices/$id/tasks" \
+            -d "{\"kind\":\"GetParameterNames\",\"path\":\"Device.\",\"next_level\":false}" &&
+        curl -sf -o /dev/null -H "$h1" -H "$h2" -X POST "$3/devices/$id/tasks" \
+            -d "{\"kind\":\"GetParameterValues\",\"names\":[\"Device.\"]}" || echo fail' _ {} "$token" "$api" \
+        >"$WORK/bootstrap-failures"
+    local failed; failed=$(wc -l <"$WORK/bootstrap-failures")
+    [[ "$failed" -eq 0 ]] || note "$failed devices not prepared"
+    note "== bootstrap: fleet of $n from cold"
+    "$BIN" sim fleet --acs-url http://127.0.0.1:27547/ --devices "$n" --inform-interval 3600 \
+        --spawn-rate 100000 --duration "${BOOTSTRAP_SECONDS:-60}" --watch-pid "$SERVER_PID" \
+        --synthetic-hosts "${SYNTHETIC_HOSTS:-22}" \
+        --quiet --json "$OUT/bootstrap-fleet.json" >/dev/null
+    local done_tasks params
+    done_tasks=$(curl -sf -H "authorization: Bearer $token" "$api/tasks?state=done&limit=1" | jq -r '.total // empty')
+    params=$(curl -sf -H "authorization: Bearer $token" "$api/devices/00A0C9-SimCPE-SIM00000000/tasks" |
+        jq '[.items[]? // .[]? | select(.kind == "GetParameterNames") | .result.parameters | length] | max // 0')
+    stop_server
+    jq --argjson done "${done_tasks:-null}" --argjson params "${params:-0}" --argjson failed "$failed" \
+        '{kind:"bootstrap", devices, devices_with_session, all_up_seconds, session_errors,
+          sessions_per_second:(if .all_up_seconds then .devices / .all_up_seconds else null end),
+          session_latency, tasks_done:$done, tasks_queued:(.devices * 2), prepare_failures:$failed,
+          parameters_discovered:$params, server_cpu_seconds:.server.cpu_seconds,
+          server_peak_rss_bytes:.server.peak_rss_bytes, load_average_before}' \
+        "$OUT/bootstrap-fleet.json" >"$OUT/bootstrap.json"
+    echo
+    echo "### First contact with discovery ($(date -u +%F), $(nproc) cores)"
+    echo "| devices | with a session | all done after | BOOTSTRAP sessions/s | p50 ms | p99 ms | tasks done / queued | parameters discovered | server CPU | server peak RSS | load avg |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    jq -r '"| \(.devices) | \(.devices_with_session) | \(.all_up_seconds // "not all") s | \(.sessions_per_second // 0 | floor) | \(.session_latency.p50_ms) | \(.session_latency.p99_ms) | \(.tasks_done) / \(.tasks_queued) | \(.parameters_discovered) | \(.server_cpu_seconds) s | \(.server_peak_rss_bytes/1048576|floor) MiB | \(.load_average_before) |"' "$OUT/bootstrap.json"
+}
+
 what="${1:-all}"
 case "$what" in
     cwmp) bench_cwmp ;;
     cwmp-tls) bench_cwmp_tls ;;
     footprint) bench_footprint; bench_fleet_memory ;;
     task) bench_task ;;
-    all) bench_cwmp; bench_cwmp_tls; bench_footprint; bench_fleet_memory; bench_task ;;
-    *) note "usage: $0 [cwmp|cwmp-tls|footprint|task|all]"; exit 2 ;;
+    tunnels) bench_tunnels ;;
+    storm) bench_storm ;;
+    bootstrap) bench_bootstrap ;;
+    all) bench_cwmp; bench_cwmp_tls; bench_footprint; bench_fleet_memory; bench_task; bench_tunnels
+         bench_storm; bench_bootstrap ;;
+    *) note "usage: $0 [cwmp|cwmp-tls|footprint|task|tunnels|storm|bootstrap|all]"; exit 2 ;;
 esac

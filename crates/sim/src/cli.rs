@@ -71,6 +71,9 @@ pub struct FleetArgs {
     /// Sample this process (the server).
     #[arg(long)]
     pub watch_pid: Option<u32>,
+    /// Instances of `Device.Hosts.Host.` every device shows (19 parameters each).
+    #[arg(long, default_value_t = 0)]
+    pub synthetic_hosts: u32,
     /// No live summary.
     #[arg(long)]
     pub quiet: bool,
@@ -251,6 +254,7 @@ async fn fleet(a: FleetArgs) -> Result<(), SimError> {
         duration: seconds(a.duration)?,
         watch_pid: a.watch_pid,
         live: !a.quiet,
+        synthetic_hosts: a.synthetic_hosts,
         ..crate::fleet::FleetConfig::default()
     };
     let report = crate::fleet::run(config).await?;

@@ -65,6 +65,32 @@ pub struct FleetConfig {
     pub live: bool,
     /// Connection-request credentials of every device (`cwmp cpe username/password`).
     pub cr_credentials: (String, String),
+    /// Instances of `Device.Hosts.Host.` every device shows (19 parameters each, values
+    /// defaulted), to give discovery a data model of a realistic size; 0 adds none.
+    pub synthetic_hosts: u32,
+}
+
+/// A data-model handler that makes `Device.Hosts.Host.` a table of `hosts` instances (with no
+/// address sub-instances); the values are the schema's defaults.
+#[derive(Debug)]
+pub struct SyntheticHosts {
+    /// Instances.
+    pub hosts: u32,
+}
+
+/// The table [`SyntheticHosts`] fills.
+pub const SYNTHETIC_HOSTS_TABLE: &str = "Device.Hosts.Host.";
+
+impl tether_datamodel::Handler for SyntheticHosts {
+    fn instances(&self, table_path: &str) -> Option<Vec<u32>> {
+        if table_path == SYNTHETIC_HOSTS_TABLE {
+            Some((1..=self.hosts).collect())
+        } else if table_path.starts_with(SYNTHETIC_HOSTS_TABLE) {
+            Some(Vec::new())
+        } else {
+            None
+        }
+    }
 }
 
 /// The connection-request credentials simulated devices use unless told otherwise.
@@ -88,6 +114,7 @@ impl Default for FleetConfig {
                 DEFAULT_CR_CREDENTIALS.0.to_owned(),
                 DEFAULT_CR_CREDENTIALS.1.to_owned(),
             ),
+            synthetic_hosts: 0,
         }
     }
 }
@@ -123,6 +150,8 @@ pub struct FleetReport {
     pub server: Option<ProcReport>,
     /// 1-minute load average at the start.
     pub load_average_before: Option<f64>,
+    /// Devices per cloud connection state (and last failure reason) at the end.
+    pub cloud_states: std::collections::BTreeMap<String, u64>,
 }
 
 /// Counters shared by the device watchers.
@@ -209,6 +238,17 @@ impl Fleet {
             }
             None => None,
         };
+        let handlers: Vec<(String, Arc<dyn tether_datamodel::Handler>)> =
+            if config.synthetic_hosts > 0 {
+                vec![(
+                    SYNTHETIC_HOSTS_TABLE.to_owned(),
+                    Arc::new(SyntheticHosts {
+                        hosts: config.synthetic_hosts,
+                    }),
+                )]
+            } else {
+                Vec::new()
+            };
         let started = Instant::now();
         let per_device = Duration::from_secs_f64(1.0 / config.spawn_rate.max(1.0));
         let mut devices = Vec::with_capacity(config.devices as usize);
@@ -220,7 +260,7 @@ impl Fleet {
             let spec = SimDeviceSpec {
                 config: agent_config(config, &serial),
                 running_config: text.clone(),
-                handlers: Vec::new(),
+                handlers: handlers.clone(),
                 cloud_tls: cloud_tls.clone(),
             };
             match SimDevice::start(spec) {
@@ -251,6 +291,22 @@ impl Fleet {
     /// No devices.
     pub fn is_empty(&self) -> bool {
         self.devices.is_empty()
+    }
+
+    /// Devices per cloud connection state at this moment (with the last failure reason, if
+    /// any, after a `/`).
+    pub fn cloud_states(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut states = std::collections::BTreeMap::new();
+        for d in &self.devices {
+            let state = d.context().subscribe_cloud().borrow().clone();
+            let mut key = state.connection.as_str().to_owned();
+            if let Some(reason) = state.failure_reason {
+                key.push_str(" / ");
+                key.push_str(&reason);
+            }
+            *states.entry(key).or_insert(0) += 1;
+        }
+        states
     }
 
     /// Stops every device.
@@ -388,6 +444,11 @@ pub async fn run(config: FleetConfig) -> Result<FleetReport, SimError> {
         client,
         server,
         load_average_before: load_before,
+        cloud_states: if config.cloud.is_some() {
+            fleet.cloud_states()
+        } else {
+            Default::default()
+        },
     };
     fleet.stop().await;
     Ok(report)
