@@ -58,9 +58,9 @@ impl Service {
     /// The protocol's message limit of this service, enforced by the WebSocket layer.
     pub fn ws_config(self) -> WebSocketConfig {
         match self {
-            Service::Terminal => upgrade::ws_config(limits::TERMINAL_MAX, 4096),
-            Service::Config => upgrade::ws_config(limits::CONFIG_MAX, 4096),
-            Service::Telemetry => upgrade::ws_config(limits::TELEMETRY_MAX, 4096),
+            Service::Terminal => upgrade::ws_config(limits::TERMINAL_MAX, 512),
+            Service::Config => upgrade::ws_config(limits::CONFIG_MAX, 512),
+            Service::Telemetry => upgrade::ws_config(limits::TELEMETRY_MAX, 512),
         }
     }
 }
