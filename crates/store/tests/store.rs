@@ -147,6 +147,8 @@ store_tests!(
     accounts_create_get_list_update_delete,
     token_lookup_by_hash_honours_expiry_and_revocation,
     inform_upsert_then_get_device,
+    concurrent_informs_share_commits_and_each_gets_its_own_device,
+    concurrent_device_and_next_task_reads_each_get_their_own_answer,
     parameter_batch_of_1000_in_one_call,
     parameter_attributes_and_subtree_delete,
     device_list_filters_and_pagination_totals,
@@ -427,6 +429,107 @@ mod cases {
             None,
             "tokens die with the account"
         );
+    }
+
+    /// Device lookups and next-task reads made together are served by shared queries: each
+    /// caller gets the answer for its own key (unknown devices none; each device its own
+    /// oldest pending task, not another device's and not a dispatched one).
+    pub async fn concurrent_device_and_next_task_reads_each_get_their_own_answer(db: TestDb) {
+        let s = db.store.clone();
+        let mut expected_task = std::collections::HashMap::new();
+        for n in 0..40 {
+            let device = add_device(&*s, &format!("RD{n:03}")).await;
+            if n % 3 != 0 {
+                let first = s
+                    .create_task(&new_task(&device, "Reboot", at(n)))
+                    .await
+                    .unwrap();
+                s.create_task(&new_task(&device, "GetParameterValues", at(n + 1)))
+                    .await
+                    .unwrap();
+                if n % 3 == 2 {
+                    // Dispatched: the next pending one is the second.
+                    s.mark_dispatched(first, "sess", at(100)).await.unwrap();
+                    expected_task.insert(device.clone(), "GetParameterValues");
+                } else {
+                    expected_task.insert(device.clone(), "Reboot");
+                }
+            }
+        }
+        let mut calls = Vec::new();
+        for n in 0..50 {
+            let s = s.clone();
+            let key = format!("00D09E-HGW-RD{n:03}");
+            calls.push(tokio::spawn(async move {
+                let device = s.device(&key).await.unwrap();
+                let task = s.next_task(&key, at(200)).await.unwrap();
+                (key, device, task)
+            }));
+        }
+        for call in calls {
+            let (key, device, task) = call.await.unwrap();
+            let known = key.as_str() < "00D09E-HGW-RD040";
+            assert_eq!(device.map(|d| d.identity.id), known.then(|| key.clone()));
+            match expected_task.get(&key) {
+                Some(kind) => {
+                    let task = task.unwrap_or_else(|| panic!("{key}: no task"));
+                    assert_eq!(task.device_id, key);
+                    assert_eq!(task.kind, *kind, "{key}");
+                }
+                None => assert!(task.is_none(), "{key}: {task:?}"),
+            }
+        }
+    }
+
+    /// Informs arriving together are written in shared transactions (group commit): each
+    /// caller still gets its own device back, a device informing twice at once ends with one
+    /// of its two Informs applied whole (device row and parameters from the same Inform), and
+    /// an invalid Inform in the crowd fails alone.
+    pub async fn concurrent_informs_share_commits_and_each_gets_its_own_device(db: TestDb) {
+        let s = db.store.clone();
+        let mut calls = Vec::new();
+        for n in 0..60 {
+            for second in [0, 1] {
+                let s = s.clone();
+                let id = identity(&format!("GC{n:03}"), "HGW");
+                let mut record = inform(id, at(second * 10 + 1));
+                record.parameters = vec![ParameterUpdate::value(
+                    "Device.DeviceInfo.UpTime",
+                    record.at.0.to_string(),
+                    "xsd:unsignedInt",
+                )];
+                calls.push(tokio::spawn(async move {
+                    let got = s.record_inform(&record).await;
+                    (record, got)
+                }));
+            }
+        }
+        let bad = {
+            let s = s.clone();
+            let mut record = inform(identity("GCBAD", "HGW"), T0);
+            record.parameters = vec![ParameterUpdate::value("", "x", "xsd:string")];
+            tokio::spawn(async move { s.record_inform(&record).await })
+        };
+        for call in calls {
+            let (record, got) = call.await.unwrap();
+            let device = got.unwrap_or_else(|e| panic!("{}: {e}", record.identity.id));
+            assert_eq!(device.identity, record.identity);
+        }
+        assert!(matches!(bad.await.unwrap(), Err(StoreError::Invalid(_))));
+        assert_eq!(s.device("00D09E-HGW-GCBAD").await.unwrap(), None);
+        for n in 0..60 {
+            let id = format!("00D09E-HGW-GC{n:03}");
+            let device = s.device(&id).await.unwrap().expect("stored");
+            let last = device.last_inform_at.expect("informed");
+            assert!(last == at(1) || last == at(11), "{id}: {last:?}");
+            let params = s.list_parameters(&id, None).await.unwrap();
+            assert_eq!(params.len(), 1, "{id}");
+            assert_eq!(
+                params[0].value.as_deref(),
+                Some(last.0.to_string().as_str()),
+                "{id}: the parameters come from the Inform the device row shows"
+            );
+        }
     }
 
     pub async fn inform_upsert_then_get_device(db: TestDb) {

@@ -14,6 +14,7 @@ use sqlx::{QueryBuilder, Row};
 use super::cloud_engine as cloud;
 use super::{Backend, Db, KIND, begin_write};
 use crate::error::DbResultExt;
+use crate::sql::batcher::Batcher;
 use crate::store::{BackendKind, FaultFilter, Store, StoreFuture};
 use crate::{
     Account, AccountId, ApiToken, Credentials, CredentialsOrigin, Device, DeviceFilter,
@@ -366,20 +367,31 @@ async fn write_parameters(
     at: Timestamp,
 ) -> StoreResult<()> {
     let merged = merge_updates(parameters)?;
-    for chunk in merged.chunks(PARAMETER_CHUNK) {
+    let rows: Vec<(i64, i64, &ParameterUpdate)> =
+        merged.iter().map(|p| (device_pk, at.0, p)).collect();
+    write_parameter_rows(tx, &rows).await
+}
+
+/// Upserts parameter rows `(device pk, learned_at, update)`, several devices at once; a
+/// `(device, name)` pair may appear only once.
+async fn write_parameter_rows(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    rows: &[(i64, i64, &ParameterUpdate)],
+) -> StoreResult<()> {
+    for chunk in rows.chunks(PARAMETER_CHUNK) {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO parameters \
              (device_id, name, value, xsi_type, writable, notification, access_list, learned_at) ",
         );
-        qb.push_values(chunk, |mut row, p| {
-            row.push_bind(device_pk)
+        qb.push_values(chunk, |mut row, (device_pk, at, p)| {
+            row.push_bind(*device_pk)
                 .push_bind(p.name.clone())
                 .push_bind(p.value.clone())
                 .push_bind(p.xsi_type.clone())
                 .push_bind(p.writable)
                 .push_bind(p.notification.map(i64::from))
                 .push_bind(access_list_to_json(&p.access_list))
-                .push_bind(at.0);
+                .push_bind(*at);
         });
         qb.push(
             " ON CONFLICT (device_id, name) DO UPDATE SET \
@@ -393,6 +405,200 @@ async fn write_parameters(
         qb.build().execute(&mut **tx).await.db()?;
     }
     Ok(())
+}
+
+/// Most Informs written in one transaction by the group-commit writer.
+const INFORM_BATCH: usize = 64;
+/// Informs waiting for the writer before callers wait for room.
+const INFORM_QUEUE: usize = 1024;
+
+/// The batched calls of the CWMP hot path (`batcher.rs`).
+pub(crate) struct Batchers {
+    /// Group-commits Informs.
+    pub(super) informs: Batcher<InformRecord, Device>,
+    /// Reads devices by key (`Store::device`: every session's authentication).
+    pub(super) devices: Batcher<String, Option<Device>>,
+    /// Reads each device's first pending task (`Store::next_task`: every session's end).
+    pub(super) next_tasks: Batcher<String, Option<Task>>,
+}
+
+impl Batchers {
+    pub(super) fn start(pool: &sqlx::Pool<Db>) -> Self {
+        Batchers {
+            informs: inform_writer(pool),
+            devices: {
+                let pool = pool.clone();
+                Batcher::start(READ_BATCH, READ_QUEUE, move |keys: Vec<String>| {
+                    let pool = pool.clone();
+                    async move { each(&keys, read_devices(&pool, &keys).await) }
+                })
+            },
+            next_tasks: {
+                let pool = pool.clone();
+                Batcher::start(READ_BATCH, READ_QUEUE, move |keys: Vec<String>| {
+                    let pool = pool.clone();
+                    async move { each(&keys, read_next_tasks(&pool, &keys).await) }
+                })
+            },
+        }
+    }
+}
+
+/// Most keys per batched read (one bind each).
+const READ_BATCH: usize = 64;
+/// Reads waiting before callers wait for room.
+const READ_QUEUE: usize = 1024;
+
+/// Spreads a batch's outcome over its requests: each key's own answer, or the batch's error.
+fn each<T: Clone>(
+    keys: &[String],
+    found: StoreResult<HashMap<String, T>>,
+) -> Vec<StoreResult<Option<T>>> {
+    match found {
+        Ok(map) => keys.iter().map(|k| Ok(map.get(k).cloned())).collect(),
+        Err(e) => keys.iter().map(|_| Err(e.clone())).collect(),
+    }
+}
+
+/// The stored devices among `keys`.
+async fn read_devices(
+    pool: &sqlx::Pool<Db>,
+    keys: &[String],
+) -> StoreResult<HashMap<String, Device>> {
+    let mut qb = QueryBuilder::<Db>::new(concat!(
+        "SELECT ",
+        device_columns!(),
+        " FROM devices d WHERE d.device_key IN ("
+    ));
+    let mut list = qb.separated(", ");
+    for key in keys {
+        list.push_bind(key.clone());
+    }
+    qb.push(")");
+    let rows = qb.build().fetch_all(pool).await.db()?;
+    rows.iter()
+        .map(|row| device_from_row(row).map(|d| (d.identity.id.clone(), d)))
+        .collect()
+}
+
+/// The first pending task (lowest id) of each device among `keys` that has one.
+async fn read_next_tasks(
+    pool: &sqlx::Pool<Db>,
+    keys: &[String],
+) -> StoreResult<HashMap<String, Task>> {
+    let mut qb = QueryBuilder::<Db>::new(concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM tasks t JOIN devices d ON d.id = t.device_id WHERE t.id IN \
+         (SELECT MIN(t2.id) FROM tasks t2 JOIN devices d2 ON d2.id = t2.device_id \
+         WHERE t2.state = 'pending' AND d2.device_key IN ("
+    ));
+    let mut list = qb.separated(", ");
+    for key in keys {
+        list.push_bind(key.clone());
+    }
+    qb.push(") GROUP BY t2.device_id)");
+    let rows = qb.build().fetch_all(pool).await.db()?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let key: String = row.try_get("device_key").db()?;
+        found.insert(key, task_from_row(row)?);
+    }
+    Ok(found)
+}
+
+/// Starts the writer that group-commits Informs on `pool`.
+fn inform_writer(pool: &sqlx::Pool<Db>) -> Batcher<InformRecord, Device> {
+    let pool = pool.clone();
+    Batcher::start(INFORM_BATCH, INFORM_QUEUE, move |records| {
+        let pool = pool.clone();
+        async move {
+            match write_informs(&pool, &records).await {
+                Ok(devices) => devices.into_iter().map(Ok).collect(),
+                Err(e) => records.iter().map(|_| Err(e.clone())).collect(),
+            }
+        }
+    })
+}
+
+/// Writes a batch of Informs in one transaction: per round, one multi-row device upsert that
+/// returns the stored rows (no re-read) and one multi-row parameter upsert. A device informing
+/// twice in one batch (a new session replacing a live one) goes to a later round, in order,
+/// because one statement may not update the same row twice.
+async fn write_informs(
+    pool: &sqlx::Pool<Db>,
+    records: &[InformRecord],
+) -> StoreResult<Vec<Device>> {
+    let merged = records
+        .iter()
+        .map(|r| merge_updates(&r.parameters))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let mut devices: Vec<Option<Device>> = vec![None; records.len()];
+    let mut tx = begin_write(pool).await.db()?;
+    let mut remaining: Vec<usize> = (0..records.len()).collect();
+    while !remaining.is_empty() {
+        let mut keys = std::collections::HashSet::new();
+        let (round, later): (Vec<usize>, Vec<usize>) = remaining
+            .into_iter()
+            .partition(|&i| keys.insert(records[i].identity.id.as_str()));
+        remaining = later;
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO devices (device_key, oui, product_class, serial_number, manufacturer, \
+             created_at, last_inform_at, last_inform_events, remote_addr, online_until, \
+             conn_req_url) ",
+        );
+        qb.push_values(&round, |mut row, &i| {
+            let r = &records[i];
+            row.push_bind(r.identity.id.clone())
+                .push_bind(r.identity.oui.clone())
+                .push_bind(r.identity.product_class.clone())
+                .push_bind(r.identity.serial_number.clone())
+                .push_bind(r.identity.manufacturer.clone())
+                .push_bind(r.at.0)
+                .push_bind(r.at.0)
+                .push_bind(events_to_json(&r.events))
+                .push_bind(r.remote_addr.clone())
+                .push_bind(r.online_until.map(|t| t.0))
+                .push_bind(r.connection_request_url.clone());
+        });
+        qb.push(
+            " ON CONFLICT (device_key) DO UPDATE SET \
+             oui = excluded.oui, product_class = excluded.product_class, \
+             serial_number = excluded.serial_number, manufacturer = excluded.manufacturer, \
+             last_inform_at = excluded.last_inform_at, \
+             last_inform_events = excluded.last_inform_events, \
+             remote_addr = excluded.remote_addr, online_until = excluded.online_until, \
+             conn_req_url = COALESCE(excluded.conn_req_url, devices.conn_req_url) \
+             RETURNING *",
+        );
+        let rows = qb.build().fetch_all(&mut *tx).await.db()?;
+        let mut pks: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let device = device_from_row(row)?;
+            pks.insert(device.identity.id.clone(), row.try_get("id").db()?);
+            if let Some(&i) = round
+                .iter()
+                .find(|&&i| records[i].identity.id == device.identity.id)
+            {
+                devices[i] = Some(device);
+            }
+        }
+        let mut params: Vec<(i64, i64, &ParameterUpdate)> = Vec::new();
+        for &i in &round {
+            let pk = *pks.get(&records[i].identity.id).ok_or_else(|| {
+                StoreError::Backend("the device upsert returned no row for a device".into())
+            })?;
+            params.extend(merged[i].iter().map(|p| (pk, records[i].at.0, p)));
+        }
+        write_parameter_rows(&mut tx, &params).await?;
+    }
+    tx.commit().await.db()?;
+    devices
+        .into_iter()
+        .map(|d| {
+            d.ok_or_else(|| StoreError::Backend("an Inform of the batch was not written".into()))
+        })
+        .collect()
 }
 
 async fn device_by_pk<'e>(
@@ -857,39 +1063,9 @@ impl Store for Backend {
 
     fn record_inform<'a>(&'a self, inform: &'a InformRecord) -> StoreFuture<'a, Device> {
         Box::pin(async move {
-            let id = &inform.identity;
-            require_nonempty(&id.id, "device id")?;
-            let mut tx = begin_write(&self.pool).await.db()?;
-            let pk: i64 = sqlx::query_scalar::<Db, i64>(
-                "INSERT INTO devices (device_key, oui, product_class, serial_number, manufacturer, \
-                 created_at, last_inform_at, last_inform_events, remote_addr, online_until, conn_req_url) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (device_key) DO UPDATE SET \
-                 oui = excluded.oui, product_class = excluded.product_class, \
-                 serial_number = excluded.serial_number, manufacturer = excluded.manufacturer, \
-                 last_inform_at = excluded.last_inform_at, \
-                 last_inform_events = excluded.last_inform_events, \
-                 remote_addr = excluded.remote_addr, online_until = excluded.online_until, \
-                 conn_req_url = COALESCE(excluded.conn_req_url, devices.conn_req_url) \
-                 RETURNING id",
-            )
-            .bind(&id.id)
-            .bind(&id.oui)
-            .bind(&id.product_class)
-            .bind(&id.serial_number)
-            .bind(&id.manufacturer)
-            .bind(inform.at.0)
-            .bind(events_to_json(&inform.events))
-            .bind(&inform.remote_addr)
-            .bind(inform.online_until.map(|t| t.0))
-            .bind(&inform.connection_request_url)
-            .fetch_one(&mut *tx)
-            .await
-            .db()?;
-            write_parameters(&mut tx, pk, &inform.parameters, inform.at).await?;
-            let device = device_by_pk(&mut *tx, pk).await?;
-            tx.commit().await.db()?;
-            Ok(device)
+            require_nonempty(&inform.identity.id, "device id")?;
+            // Group commit (`batcher.rs`): answered once the batch holding it committed.
+            self.batch.informs.submit(inform.clone()).await
         })
     }
 
@@ -937,18 +1113,7 @@ impl Store for Backend {
     }
 
     fn device<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, Option<Device>> {
-        Box::pin(async move {
-            let row = sqlx::query::<Db>(concat!(
-                "SELECT ",
-                device_columns!(),
-                " FROM devices d WHERE d.device_key = $1"
-            ))
-            .bind(device_id)
-            .fetch_optional(&self.pool)
-            .await
-            .db()?;
-            row.as_ref().map(device_from_row).transpose()
-        })
+        Box::pin(async move { self.batch.devices.submit(device_id.to_owned()).await })
     }
 
     fn device_by_cpe_username<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<Device>> {
@@ -1192,6 +1357,13 @@ impl Store for Backend {
         now: Timestamp,
     ) -> StoreFuture<'a, Option<Task>> {
         Box::pin(async move {
+            // Most sessions find nothing queued, or a live task: a plain read answers those
+            // without the write lock. Only an expired task at the head needs the write.
+            match self.batch.next_tasks.submit(device_id.to_owned()).await? {
+                None => return Ok(None),
+                Some(task) if task.expires_at.is_none_or(|at| at > now) => return Ok(Some(task)),
+                Some(_) => {}
+            }
             let mut tx = begin_write(&self.pool).await.db()?;
             sqlx::query::<Db>(
                 "UPDATE tasks SET state = 'expired', updated_at = $2 \

@@ -3,5 +3,6 @@
 //! (`#[path] mod engine`), supplying only what differs: the pool, how a write transaction
 //! begins, and the migrations.
 
+mod batcher;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;

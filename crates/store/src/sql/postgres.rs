@@ -33,6 +33,8 @@ const KIND: BackendKind = BackendKind::Postgres;
 /// A [`Store`](crate::Store) on a PostgreSQL database.
 pub(crate) struct Backend {
     pool: Pool<Db>,
+    /// The hot path's batched calls (`batcher.rs`).
+    batch: engine::Batchers,
 }
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
@@ -51,5 +53,6 @@ pub(crate) async fn open(url: &str, max_connections: Option<u32>) -> StoreResult
         .run(&pool)
         .await
         .db()?;
-    Ok(Arc::new(Backend { pool }))
+    let batch = engine::Batchers::start(&pool);
+    Ok(Arc::new(Backend { pool, batch }))
 }

@@ -48,6 +48,8 @@ pub(crate) const DB_FILE: &str = "tether.db";
 /// A [`Store`](crate::Store) on an SQLite file.
 pub(crate) struct Backend {
     pool: Pool<Db>,
+    /// The hot path's batched calls (`batcher.rs`).
+    batch: engine::Batchers,
 }
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
@@ -110,5 +112,6 @@ pub(crate) async fn open(
         .run(&pool)
         .await
         .db()?;
-    Ok(Arc::new(Backend { pool }))
+    let batch = engine::Batchers::start(&pool);
+    Ok(Arc::new(Backend { pool, batch }))
 }
