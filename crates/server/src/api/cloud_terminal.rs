@@ -28,6 +28,7 @@ use super::ApiState;
 use super::auth::Caller;
 use super::cloud_devices::visible_cloud_device;
 use super::error::{ApiError, ApiPath, ApiQuery};
+use crate::cloud::mailbox;
 use crate::cloud::terminal::{OPERATOR_QUEUE, TICKET_TTL, TerminalCmd, TerminalEvent};
 use crate::cloud::upgrade::{self, WsStream};
 use crate::cloud::{ServiceCmd, ServiceError};
@@ -127,7 +128,7 @@ enum Control {
 
 async fn bridge(
     mut ws: WsStream,
-    service: mpsc::Sender<ServiceCmd>,
+    service: mailbox::Sender<ServiceCmd>,
     session: u32,
     mut events: mpsc::Receiver<TerminalEvent>,
     shutdown: tokio_util::sync::CancellationToken,

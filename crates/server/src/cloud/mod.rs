@@ -17,6 +17,7 @@
 
 pub mod config_service;
 pub mod http;
+pub mod mailbox;
 pub mod ratelimit;
 pub mod registry;
 pub mod subconn;

@@ -9,9 +9,9 @@ use std::sync::Mutex;
 
 use tether_cloudlink::CloseCode;
 use tether_cloudlink::server::{DeviceServices, TunnelRegistry};
-use tokio::sync::mpsc;
 
 use super::config_service::ConfigOp;
+use super::mailbox;
 use super::terminal::TerminalCmd;
 
 /// What the rest of the server may ask of a main tunnel.
@@ -74,9 +74,9 @@ impl ServiceError {
 #[derive(Default)]
 struct Inner {
     tunnels: TunnelRegistry,
-    tunnel_tx: HashMap<u64, mpsc::Sender<TunnelCmd>>,
+    tunnel_tx: HashMap<u64, mailbox::Sender<TunnelCmd>>,
     services: HashMap<Box<str>, DeviceServices>,
-    service_tx: HashMap<u64, (&'static str, mpsc::Sender<ServiceCmd>)>,
+    service_tx: HashMap<u64, (&'static str, mailbox::Sender<ServiceCmd>)>,
 }
 
 /// The live connections of this node.
@@ -95,8 +95,8 @@ impl Registry {
         &self,
         serial: &str,
         id: u64,
-        tx: mpsc::Sender<TunnelCmd>,
-    ) -> Option<mpsc::Sender<TunnelCmd>> {
+        tx: mailbox::Sender<TunnelCmd>,
+    ) -> Option<mailbox::Sender<TunnelCmd>> {
         let mut g = self.lock();
         g.tunnel_tx.insert(id, tx);
         let old = g.tunnels.admit(serial, id)?;
@@ -105,7 +105,7 @@ impl Registry {
 
     /// Forgets tunnel `id` if it is still current, and returns the senders of the device's
     /// subconnections (to be closed: they never outlive their tunnel).
-    pub fn release_tunnel(&self, serial: &str, id: u64) -> Vec<mpsc::Sender<ServiceCmd>> {
+    pub fn release_tunnel(&self, serial: &str, id: u64) -> Vec<mailbox::Sender<ServiceCmd>> {
         let mut g = self.lock();
         g.tunnel_tx.remove(&id);
         if !g.tunnels.release(serial, id) {
@@ -124,7 +124,7 @@ impl Registry {
     }
 
     /// The command channel of `serial`'s tunnel.
-    pub fn tunnel(&self, serial: &str) -> Option<mpsc::Sender<TunnelCmd>> {
+    pub fn tunnel(&self, serial: &str) -> Option<mailbox::Sender<TunnelCmd>> {
         let g = self.lock();
         let id = g.tunnels.current(serial)?;
         g.tunnel_tx.get(&id).cloned()
@@ -138,8 +138,8 @@ impl Registry {
         serial: &str,
         service: &'static str,
         id: u64,
-        tx: mpsc::Sender<ServiceCmd>,
-    ) -> Result<Option<mpsc::Sender<ServiceCmd>>, ()> {
+        tx: mailbox::Sender<ServiceCmd>,
+    ) -> Result<Option<mailbox::Sender<ServiceCmd>>, ()> {
         let mut g = self.lock();
         if g.tunnels.current(serial).is_none() {
             return Err(());
@@ -170,7 +170,7 @@ impl Registry {
         &self,
         serial: &str,
         service: &'static str,
-    ) -> Result<mpsc::Sender<ServiceCmd>, ServiceError> {
+    ) -> Result<mailbox::Sender<ServiceCmd>, ServiceError> {
         let g = self.lock();
         if g.tunnels.current(serial).is_none() {
             return Err(ServiceError::NotConnected);

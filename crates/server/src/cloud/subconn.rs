@@ -14,12 +14,13 @@ use tether_cloudlink::message::{
     self, Config, DecodeError, ErrorBody, ErrorCode, Message as CloudMessage, Role, Telemetry,
     Terminal, encode, limits,
 };
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::Instrument as _;
 
 use super::config_service::InFlight;
+use super::mailbox;
 use super::registry::ServiceCmd;
 use super::terminal::Sessions;
 use super::upgrade::{self, WsStream};
@@ -79,30 +80,48 @@ enum Step {
     Close(CloseCode),
 }
 
-/// Runs `serial`'s `service` subconnection until it closes.
-pub async fn run(
+/// `serial`'s `service` subconnection, run until it closes (the task's whole future: see
+/// `upgrade::spawn`).
+pub fn run(
     cloud: Arc<Cloud>,
     ws: WsStream,
     serial: String,
     service: Service,
     slot: OwnedSemaphorePermit,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let id: u64 = rand::random();
     let span = tracing::info_span!("subconnection", %serial, service = service.name());
-    Box::pin(serve(cloud, ws, serial, service, id))
-        .instrument(span)
-        .await;
-    drop(slot);
+    serve(cloud, ws, serial, service, id, slot).instrument(span)
 }
 
-async fn serve(cloud: Arc<Cloud>, mut ws: WsStream, serial: String, service: Service, id: u64) {
-    let (tx, mut rx) = mpsc::channel::<ServiceCmd>(32);
+/// An `async move` block rather than an `async fn`, which would keep room for a second copy of
+/// its arguments (the WebSocket twice) for the life of the subconnection.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+fn serve(
+    cloud: Arc<Cloud>,
+    mut ws: WsStream,
+    serial: String,
+    service: Service,
+    id: u64,
+    slot: OwnedSemaphorePermit,
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        lifetime(&cloud, &mut ws, &serial, service, id).await;
+        drop(slot);
+    }
+}
+
+async fn lifetime(cloud: &Arc<Cloud>, ws: &mut WsStream, serial: &str, service: Service, id: u64) {
+    let (tx, mut rx) = mailbox::channel::<ServiceCmd>(32);
     match cloud
         .registry
-        .attach_service(&serial, service.name(), id, tx)
+        .attach_service(serial, service.name(), id, tx)
     {
         Err(()) => {
-            upgrade::close(&mut ws, CloseCode::ServiceUnavailable).await;
+            upgrade::close(ws, CloseCode::ServiceUnavailable).await;
             return;
         }
         Ok(Some(old)) => {
@@ -116,14 +135,14 @@ async fn serve(cloud: Arc<Cloud>, mut ws: WsStream, serial: String, service: Ser
         Service::Config => State::Config(InFlight::default()),
         Service::Telemetry => State::Telemetry,
     };
-    let code = drive(&cloud, &mut ws, &serial, service, &mut state, &mut rx).await;
+    let code = drive(cloud, ws, serial, service, &mut state, &mut rx).await;
     if let Some(code) = code {
-        upgrade::close(&mut ws, code).await;
+        upgrade::close(ws, code).await;
     }
     if let State::Terminal(sessions) = &mut state {
         sessions.close_all("the device's terminal service closed");
     }
-    cloud.registry.release_service(&serial, service.name(), id);
+    cloud.registry.release_service(serial, service.name(), id);
     tracing::info!(code = ?code.map(CloseCode::code), "subconnection closed");
 }
 
@@ -133,7 +152,7 @@ async fn drive(
     serial: &str,
     service: Service,
     state: &mut State,
-    rx: &mut mpsc::Receiver<ServiceCmd>,
+    rx: &mut mailbox::Receiver<ServiceCmd>,
 ) -> Option<CloseCode> {
     if service == Service::Telemetry {
         let interval =

@@ -17,10 +17,11 @@ use tether_cloudlink::CloseCode;
 use tether_cloudlink::message::{CommandKind, Tunnel, encode};
 use tether_cloudlink::server::{Output, Request, TunnelSession};
 use tether_store::TunnelUp;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::Message;
 use tracing::Instrument as _;
 
+use super::mailbox;
 use super::registry::{ServiceCmd, TunnelCmd};
 use super::upgrade::{self, WsStream};
 use super::{Cloud, SERVICES, unbind};
@@ -29,50 +30,67 @@ use crate::clock;
 /// After `reset_tunnel`, how long the device has to close by itself before the server does.
 const RESET_GRACE: Duration = Duration::from_secs(10);
 
-/// Runs the tunnel of `serial` until it closes.
-pub async fn run(
+/// The tunnel of `serial`, run until it closes (the task's whole future: see `upgrade::spawn`).
+pub fn run(
     cloud: Arc<Cloud>,
     ws: WsStream,
     serial: String,
     keepalive: u32,
     peer: SocketAddr,
     slot: OwnedSemaphorePermit,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let id: u64 = rand::random();
     let span = tracing::info_span!("tunnel", %serial, tunnel = %format_args!("{id:016x}"));
-    // Boxed so the accept task stays small and the tunnel's state lives in one allocation.
-    Box::pin(serve(cloud, ws, serial, id, keepalive, peer))
-        .instrument(span)
-        .await;
-    drop(slot);
+    serve(cloud, ws, serial, id, keepalive, peer, slot).instrument(span)
 }
 
-async fn serve(
+/// Written as an `async move` block rather than an `async fn`: an `async fn` moves its arguments
+/// into locals and its state keeps room for both copies (the WebSocket twice) for the life of
+/// the tunnel; a block uses what it captured in place.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+fn serve(
     cloud: Arc<Cloud>,
     mut ws: WsStream,
     serial: String,
     id: u64,
     keepalive: u32,
     peer: SocketAddr,
+    slot: OwnedSemaphorePermit,
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        lifetime(&cloud, &mut ws, &serial, id, keepalive, peer).await;
+        drop(slot);
+    }
+}
+
+async fn lifetime(
+    cloud: &Arc<Cloud>,
+    ws: &mut WsStream,
+    serial: &str,
+    id: u64,
+    keepalive: u32,
+    peer: SocketAddr,
 ) {
     let tunnel_id = format!("{id:016x}");
-    let (tx, mut rx) = mpsc::channel::<TunnelCmd>(4);
-    if let Some(old) = cloud.registry.attach_tunnel(&serial, id, tx) {
+    let (tx, mut rx) = mailbox::channel::<TunnelCmd>(4);
+    if let Some(old) = cloud.registry.attach_tunnel(serial, id, tx) {
         let _ = old.try_send(TunnelCmd::Close(CloseCode::Replaced));
     }
-    let up = TunnelUp {
-        node_id: cloud.config.cloud.node_id.clone(),
-        tunnel_id: tunnel_id.clone(),
-        remote_addr: peer.to_string(),
+    let recorded = {
+        let up = TunnelUp {
+            node_id: cloud.config.cloud.node_id.clone(),
+            tunnel_id: tunnel_id.clone(),
+            remote_addr: peer.to_string(),
+        };
+        cloud.store.cloud_tunnel_up(serial, &up, clock::now()).await
     };
-    let code = match cloud
-        .store
-        .cloud_tunnel_up(&serial, &up, clock::now())
-        .await
-    {
+    let code = match recorded {
         Ok(()) => {
             tracing::info!(%peer, keepalive, "tunnel established");
-            drive(&cloud, &mut ws, &serial, id, &tunnel_id, keepalive, &mut rx).await
+            drive(cloud, ws, serial, id, &tunnel_id, keepalive, &mut rx).await
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot record presence; refusing the tunnel");
@@ -80,14 +98,14 @@ async fn serve(
         }
     };
     if let Some(code) = code {
-        upgrade::close(&mut ws, code).await;
+        upgrade::close(ws, code).await;
     }
-    for service in cloud.registry.release_tunnel(&serial, id) {
+    for service in cloud.registry.release_tunnel(serial, id) {
         let _ = service.try_send(ServiceCmd::Close(CloseCode::ServiceUnavailable));
     }
     match cloud
         .store
-        .cloud_tunnel_down(&serial, &tunnel_id, clock::now())
+        .cloud_tunnel_down(serial, &tunnel_id, clock::now())
         .await
     {
         Ok(_) => {}
@@ -104,11 +122,11 @@ async fn drive(
     id: u64,
     tunnel_id: &str,
     keepalive: u32,
-    rx: &mut mpsc::Receiver<TunnelCmd>,
+    rx: &mut mailbox::Receiver<TunnelCmd>,
 ) -> Option<CloseCode> {
     let mut session = TunnelSession::new(cloud.mono(), serial, id, cloud.session_config(keepalive));
-    let welcome = session.welcome(cloud.mono(), Cloud::unix_secs());
-    if upgrade::send_text(ws, encode(&welcome)).await.is_err() {
+    let welcome = encode(&session.welcome(cloud.mono(), Cloud::unix_secs()));
+    if upgrade::send_text(ws, welcome).await.is_err() {
         return None;
     }
     let presence_every = cloud.config.cloud.presence_write_interval.0;

@@ -94,11 +94,16 @@ pub fn accept(
 }
 
 /// Once hyper hands over the connection, wraps it as a WebSocket and runs `run` on `tracker`.
+///
+/// `run`'s future gets a task of its own: a task's allocation is as large as the largest state
+/// of its future, so waiting for the upgrade in the same task would keep room for the upgrade's
+/// state (and a second copy of the WebSocket) for the life of the connection.
 pub fn spawn<F, Fut>(tracker: &TaskTracker, on_upgrade: OnUpgrade, config: WebSocketConfig, run: F)
 where
     F: FnOnce(WsStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    let connections = tracker.clone();
     tracker.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -108,7 +113,7 @@ where
                     Some(config),
                 )
                 .await;
-                run(ws).await;
+                connections.spawn(run(ws));
             }
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
         }
