@@ -423,9 +423,10 @@ pub(crate) struct Batchers {
 }
 
 impl Batchers {
-    pub(super) fn start(pool: &sqlx::Pool<Db>) -> Self {
+    /// `writer`: the pool writes go through (one connection with SQLite).
+    pub(super) fn start(pool: &sqlx::Pool<Db>, writer: &sqlx::Pool<Db>) -> Self {
         Batchers {
-            informs: inform_writer(pool),
+            informs: inform_writer(writer),
             devices: {
                 let pool = pool.clone();
                 Batcher::start(READ_BATCH, READ_QUEUE, move |keys: Vec<String>| {
@@ -736,7 +737,7 @@ impl Backend {
         if let Some(origin) = origin {
             query = query.bind(credentials.map(|_| origin.as_str()));
         }
-        let done = query.execute(&self.pool).await.db()?;
+        let done = query.execute(&self.writer).await.db()?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("device {device_id:?}")));
         }
@@ -775,7 +776,7 @@ impl Backend {
             list.push_unseparated(")");
         };
 
-        let mut tx = begin_write(&self.pool).await.db()?;
+        let mut tx = begin_write(&self.writer).await.db()?;
         let mut outcome = RecoveryOutcome::default();
         if !policy.requeue_kinds.is_empty() {
             let mut qb =
@@ -832,7 +833,7 @@ impl Store for Backend {
             .bind(&account.password_hash)
             .bind(account.is_admin)
             .bind(now.0)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .db()
             .map_err(|e| match e {
@@ -897,7 +898,7 @@ impl Store for Backend {
             let done = sqlx::query::<Db>("UPDATE accounts SET password_hash = $2 WHERE id = $1")
                 .bind(id.0)
                 .bind(password_hash)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .db()?;
             if done.rows_affected() == 0 {
@@ -911,7 +912,7 @@ impl Store for Backend {
         Box::pin(async move {
             let done = sqlx::query::<Db>("DELETE FROM accounts WHERE id = $1")
                 .bind(id.0)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .db()?;
             if done.rows_affected() == 0 {
@@ -952,7 +953,7 @@ impl Store for Backend {
             .bind(id.0)
             .bind(credentials.map(|c| c.username.clone()))
             .bind(credentials.map(|c| c.password.clone()))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .db()?;
             if done.rows_affected() == 0 {
@@ -980,7 +981,7 @@ impl Store for Backend {
             .bind(token.hash.0.to_vec())
             .bind(now.0)
             .bind(token.expires_at.map(|t| t.0))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .db()
             .map_err(|e| match e {
@@ -1049,7 +1050,7 @@ impl Store for Backend {
         Box::pin(async move {
             let done = sqlx::query::<Db>("DELETE FROM api_tokens WHERE id = $1")
                 .bind(id.0)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .db()?;
             if done.rows_affected() == 0 {
@@ -1081,7 +1082,7 @@ impl Store for Backend {
             if let Some(c) = cpe_credentials {
                 require_nonempty(&c.username, "CPE username")?;
             }
-            let mut tx = begin_write(&self.pool).await.db()?;
+            let mut tx = begin_write(&self.writer).await.db()?;
             let pk: i64 = sqlx::query_scalar::<Db, i64>(
                 "INSERT INTO devices (device_key, oui, product_class, serial_number, manufacturer, \
                  owner_id, created_at, cpe_username, cpe_password) \
@@ -1164,7 +1165,7 @@ impl Store for Backend {
         Box::pin(async move {
             let done = sqlx::query::<Db>("DELETE FROM devices WHERE device_key = $1")
                 .bind(device_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .db()?;
             if done.rows_affected() == 0 {
@@ -1183,7 +1184,7 @@ impl Store for Backend {
             let done = sqlx::query::<Db>("UPDATE devices SET owner_id = $2 WHERE device_key = $1")
                 .bind(device_id)
                 .bind(owner.map(|o| o.0))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .db()?;
             if done.rows_affected() == 0 {
@@ -1243,7 +1244,7 @@ impl Store for Backend {
         at: Timestamp,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut tx = begin_write(&self.pool).await.db()?;
+            let mut tx = begin_write(&self.writer).await.db()?;
             let pk = device_pk(&mut *tx, device_id).await?;
             write_parameters(&mut tx, pk, parameters, at).await?;
             tx.commit().await.db()
@@ -1289,7 +1290,7 @@ impl Store for Backend {
             if let Some(bound) = prefix_upper_bound(prefix) {
                 qb.push(" AND name < ").push_bind(bound);
             }
-            Ok(qb.build().execute(&self.pool).await.db()?.rows_affected())
+            Ok(qb.build().execute(&self.writer).await.db()?.rows_affected())
         })
     }
 
@@ -1308,7 +1309,7 @@ impl Store for Backend {
             .bind(task.payload.to_string())
             .bind(task.created_at.0)
             .bind(task.expires_at.map(|t| t.0))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .db()?;
             id.map(TaskId)
@@ -1364,7 +1365,7 @@ impl Store for Backend {
                 Some(task) if task.expires_at.is_none_or(|at| at > now) => return Ok(Some(task)),
                 Some(_) => {}
             }
-            let mut tx = begin_write(&self.pool).await.db()?;
+            let mut tx = begin_write(&self.writer).await.db()?;
             sqlx::query::<Db>(
                 "UPDATE tasks SET state = 'expired', updated_at = $2 \
                  WHERE device_id = (SELECT id FROM devices WHERE device_key = $1) \
@@ -1405,7 +1406,7 @@ impl Store for Backend {
             .bind(id.0)
             .bind(session_id)
             .bind(now.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .db()?;
             if done.rows_affected() == 0 {
@@ -1431,7 +1432,7 @@ impl Store for Backend {
             .bind(id.0)
             .bind(progress.to_string())
             .bind(now.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .db()?;
             if done.rows_affected() == 0 {
@@ -1455,7 +1456,7 @@ impl Store for Backend {
             .bind(id.0)
             .bind(result.to_string())
             .bind(now.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .db()?;
             if done.rows_affected() == 0 {
@@ -1481,7 +1482,7 @@ impl Store for Backend {
             .bind(&fault.message)
             .bind(fault.detail.to_string())
             .bind(now.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .db()?;
             if done.rows_affected() == 0 {
@@ -1499,7 +1500,7 @@ impl Store for Backend {
             )
             .bind(id.0)
             .bind(now.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .db()?;
             if done.rows_affected() == 0 {
@@ -1530,7 +1531,7 @@ impl Store for Backend {
             .bind(id.0)
             .bind(expires_at.map(|t| t.0))
             .bind(now.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .db()?;
             if done.rows_affected() == 0 {
@@ -1547,7 +1548,7 @@ impl Store for Backend {
                  WHERE state = 'pending' AND expires_at IS NOT NULL AND expires_at <= $1",
             )
             .bind(now.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .db()?;
             Ok(done.rows_affected())
@@ -1578,7 +1579,7 @@ impl Store for Backend {
             .bind(&fault.message)
             .bind(fault.detail.to_string())
             .bind(fault.at.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .db()?;
             id.map(FaultId)
@@ -1639,7 +1640,7 @@ impl Store for Backend {
         Box::pin(async move {
             let done = sqlx::query::<Db>("DELETE FROM faults WHERE id = $1")
                 .bind(id.0)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .db()?;
             if done.rows_affected() == 0 {
@@ -1654,7 +1655,7 @@ impl Store for Backend {
             let pk = device_pk(&self.pool, device_id).await?;
             let done = sqlx::query::<Db>("DELETE FROM faults WHERE device_id = $1")
                 .bind(pk)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .db()?;
             Ok(done.rows_affected())
@@ -1668,7 +1669,7 @@ impl Store for Backend {
         device: &'a NewCloudDevice,
         now: Timestamp,
     ) -> StoreFuture<'a, CloudDevice> {
-        Box::pin(cloud::add(&self.pool, device, now))
+        Box::pin(cloud::add(&self.writer, device, now))
     }
 
     fn cloud_device<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, Option<CloudDevice>> {
@@ -1684,7 +1685,7 @@ impl Store for Backend {
     }
 
     fn delete_cloud_device<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(cloud::delete(&self.pool, serial))
+        Box::pin(cloud::delete(&self.writer, serial))
     }
 
     fn cloud_tunnel_up<'a>(
@@ -1693,7 +1694,7 @@ impl Store for Backend {
         tunnel: &'a TunnelUp,
         now: Timestamp,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(cloud::tunnel_up(&self.pool, serial, tunnel, now))
+        Box::pin(cloud::tunnel_up(&self.writer, serial, tunnel, now))
     }
 
     fn cloud_keepalive<'a>(
@@ -1702,7 +1703,7 @@ impl Store for Backend {
         tunnel_id: &'a str,
         now: Timestamp,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(cloud::keepalive(&self.pool, serial, tunnel_id, now))
+        Box::pin(cloud::keepalive(&self.writer, serial, tunnel_id, now))
     }
 
     fn cloud_tunnel_down<'a>(
@@ -1711,11 +1712,11 @@ impl Store for Backend {
         tunnel_id: &'a str,
         now: Timestamp,
     ) -> StoreFuture<'a, bool> {
-        Box::pin(cloud::tunnel_down(&self.pool, serial, tunnel_id, now))
+        Box::pin(cloud::tunnel_down(&self.writer, serial, tunnel_id, now))
     }
 
     fn cloud_reset_node<'a>(&'a self, node_id: &'a str, now: Timestamp) -> StoreFuture<'a, u64> {
-        Box::pin(cloud::reset_node(&self.pool, node_id, now))
+        Box::pin(cloud::reset_node(&self.writer, node_id, now))
     }
 
     fn set_cloud_telemetry<'a>(
@@ -1724,7 +1725,7 @@ impl Store for Backend {
         sample: &'a serde_json::Value,
         at: Timestamp,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(cloud::set_telemetry(&self.pool, serial, sample, at))
+        Box::pin(cloud::set_telemetry(&self.writer, serial, sample, at))
     }
 
     fn issue_unbind_code<'a>(
@@ -1732,7 +1733,7 @@ impl Store for Backend {
         code: &'a NewUnbindCode,
         limits: UnbindIssueLimits,
     ) -> StoreFuture<'a, UnbindIssue> {
-        Box::pin(cloud::issue_unbind_code(&self.pool, code, limits))
+        Box::pin(cloud::issue_unbind_code(&self.writer, code, limits))
     }
 
     fn redeem_unbind_code<'a>(
@@ -1741,7 +1742,7 @@ impl Store for Backend {
         judge: UnbindJudge<'a>,
         now: Timestamp,
     ) -> StoreFuture<'a, UnbindRedeem> {
-        Box::pin(cloud::redeem_unbind_code(&self.pool, serial, judge, now))
+        Box::pin(cloud::redeem_unbind_code(&self.writer, serial, judge, now))
     }
 
     fn binding_changes<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, Vec<BindingChange>> {
@@ -1749,7 +1750,7 @@ impl Store for Backend {
     }
 
     fn record_config_change<'a>(&'a self, change: &'a NewConfigChange) -> StoreFuture<'a, i64> {
-        Box::pin(cloud::record_config_change(&self.pool, change))
+        Box::pin(cloud::record_config_change(&self.writer, change))
     }
 
     fn list_config_changes<'a>(

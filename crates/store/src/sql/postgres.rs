@@ -33,6 +33,8 @@ const KIND: BackendKind = BackendKind::Postgres;
 /// A [`Store`](crate::Store) on a PostgreSQL database.
 pub(crate) struct Backend {
     pool: Pool<Db>,
+    /// The same pool: PostgreSQL has no single-writer lock to queue for.
+    writer: Pool<Db>,
     /// The hot path's batched calls (`batcher.rs`).
     batch: engine::Batchers,
 }
@@ -53,6 +55,10 @@ pub(crate) async fn open(url: &str, max_connections: Option<u32>) -> StoreResult
         .run(&pool)
         .await
         .db()?;
-    let batch = engine::Batchers::start(&pool);
-    Ok(Arc::new(Backend { pool, batch }))
+    let batch = engine::Batchers::start(&pool, &pool);
+    Ok(Arc::new(Backend {
+        writer: pool.clone(),
+        pool,
+        batch,
+    }))
 }

@@ -12,6 +12,12 @@
 //!   write transaction starts with `BEGIN IMMEDIATE` so it takes the write lock up front rather
 //!   than failing on a read-to-write upgrade.
 //! - `foreign_keys=ON` for the cascades the schema declares.
+//!
+//! Writes go through a pool of one connection, reads through the others. SQLite admits one
+//! writer at a time; connections that contend for the lock wait in its busy handler, which
+//! sleeps and polls (up to 100 ms a turn), so under many concurrent writers (a fleet's first
+//! contact) the lock sat idle while writers slept. Waiting for the one writer connection in
+//! the pool's queue instead is first come, first served and wakes the next writer at once.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -47,7 +53,10 @@ pub(crate) const DB_FILE: &str = "tether.db";
 
 /// A [`Store`](crate::Store) on an SQLite file.
 pub(crate) struct Backend {
+    /// Reads.
     pool: Pool<Db>,
+    /// Writes: one connection (see the module notes).
+    writer: Pool<Db>,
     /// The hot path's batched calls (`batcher.rs`).
     batch: engine::Batchers,
 }
@@ -97,21 +106,32 @@ pub(crate) async fn open(
     // that cannot go stale the way a network connection can. (Measured with bench/run.sh
     // cwmp: no change in throughput within the noise; the cost is elsewhere, see
     // BENCHMARKS.md.)
-    let mut pool = SqlitePoolOptions::new()
-        .max_connections(max_connections.unwrap_or(8))
-        .test_before_acquire(false);
-    if in_memory {
-        // A shared in-memory database lives only while a connection holds it open.
-        pool = pool
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None);
-    }
-    let pool = pool.connect_with(options).await.db()?;
+    let pool_options = |max: u32| {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .test_before_acquire(false);
+        if in_memory {
+            // A shared in-memory database lives only while a connection holds it open.
+            pool.min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            pool
+        }
+    };
+    let writer = pool_options(1).connect_with(options.clone()).await.db()?;
     sqlx::migrate!("./migrations/sqlite")
-        .run(&pool)
+        .run(&writer)
         .await
         .db()?;
-    let batch = engine::Batchers::start(&pool);
-    Ok(Arc::new(Backend { pool, batch }))
+    let pool = pool_options(max_connections.unwrap_or(8))
+        .connect_with(options)
+        .await
+        .db()?;
+    let batch = engine::Batchers::start(&pool, &writer);
+    Ok(Arc::new(Backend {
+        pool,
+        writer,
+        batch,
+    }))
 }
