@@ -23,6 +23,7 @@ pub mod listen;
 pub mod task_hub;
 pub mod task_spec;
 pub mod tls;
+pub mod tls_stream;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -3,6 +3,10 @@
 //! request in flight (idle keep-alive connections close at once); on `hard`, drop whatever is
 //! still open.
 //!
+//! TLS connections run on [`tls_stream`] (the acceptor's rustls configuration, no buffer kept
+//! while a connection is idle): the API's and the cloud listener's, where devices keep four
+//! WebSockets open each.
+//!
 //! Owns sockets and connection tasks; knows nothing of routes (it serves any axum `Router`).
 //! The CWMP endpoint may use it or accept sockets itself.
 
@@ -20,6 +24,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
+
+use crate::tls_stream;
 
 /// Time allowed for a client to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,8 +84,10 @@ pub async fn serve_http(
             match tls {
                 None => serve_connection(tcp, peer, router, shutdown).await,
                 Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+                    let handshake = tokio::time::timeout(
+                        TLS_HANDSHAKE_TIMEOUT,
+                        tls_stream::accept(acceptor.config().clone(), tcp),
+                    );
                     let stream = tokio::select! {
                         () = shutdown.hard.cancelled() => return,
                         r = handshake => r,
