@@ -273,9 +273,7 @@ async fn on_text(cloud: &Cloud, serial: &str, state: &mut State, bytes: &[u8]) -
                     obj.remove("type");
                 }
                 let now = clock::now();
-                cloud
-                    .telemetry
-                    .push(serial, now, value.clone(), bytes.len());
+                cloud.telemetry.push(serial, now, &value);
                 if let Err(e) = cloud.store.set_cloud_telemetry(serial, &value, now).await {
                     tracing::warn!(error = %e, "cannot persist the latest telemetry sample");
                 }
