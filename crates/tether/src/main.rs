@@ -1,9 +1,14 @@
 //! `tether`: one binary for every role. This file only parses the command line and hands each
-//! subcommand to the module that owns it; errors become messages and exit codes here.
+//! subcommand to the module that owns it; errors become messages and exit codes here. The
+//! roles a device does not need (`server`, `sim`, `ctl`, `cwmp`) are cargo features, on by
+//! default and left out of device builds (`--no-default-features`).
 
 mod agent_cmd;
+#[cfg(feature = "ctl")]
 mod ctl;
+#[cfg(feature = "cwmp-tool")]
 mod cwmp_tool;
+#[cfg(feature = "sim")]
 mod sim_cmd;
 
 use clap::{Parser, Subcommand};
@@ -20,22 +25,27 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the cloud side: CWMP ACS, cloud-connection server, REST API, web UI.
+    #[cfg(feature = "server")]
     Server(tether_server::config::ServerArgs),
     /// Run the device side: CWMP client, cloud-connection client, local CLI socket.
     Agent(agent_cmd::AgentArgs),
     /// Attach to a running agent's Comware-style CLI.
     Cli(agent_cmd::CliArgs),
     /// Simulate a fleet of devices against a server; load and ceilings for benchmarks.
+    #[cfg(feature = "sim")]
     Sim(sim_cmd::SimArgs),
     /// Operate a server from a terminal through its REST API.
+    #[cfg(feature = "ctl")]
     Ctl(ctl::CtlArgs),
     /// Work with captured CWMP messages.
+    #[cfg(feature = "cwmp-tool")]
     Cwmp {
         #[command(subcommand)]
         command: cwmp_tool::CwmpCommand,
     },
 }
 
+#[cfg(feature = "server")]
 fn server(args: tether_server::config::ServerArgs) -> ExitCode {
     let config = match tether_server::config::ServerConfig::load(&args) {
         Ok(config) => config,
@@ -79,15 +89,22 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Server(_) | Command::Agent(_)) {
-        init_logging();
-    }
     match cli.command {
-        Command::Server(args) => server(args),
-        Command::Agent(args) => agent_cmd::agent(args),
+        #[cfg(feature = "server")]
+        Command::Server(args) => {
+            init_logging();
+            server(args)
+        }
+        Command::Agent(args) => {
+            init_logging();
+            agent_cmd::agent(args)
+        }
         Command::Cli(args) => agent_cmd::cli(args),
+        #[cfg(feature = "sim")]
         Command::Sim(args) => sim_cmd::sim(args),
+        #[cfg(feature = "ctl")]
         Command::Ctl(args) => ctl::run(args),
+        #[cfg(feature = "cwmp-tool")]
         Command::Cwmp { command } => cwmp_tool::run(command),
     }
 }

@@ -1,6 +1,8 @@
 //! `tether ctl` as a user runs it (the built binary, arguments, environment and standard
 //! input) against a real server started in this process on port 0 with SQLite in a temporary
 //! directory; for `cloud terminal`, a real agent whose cloud client connects to that server.
+//! Needs the `server` and `ctl` features (default ones).
+#![cfg(all(feature = "server", feature = "ctl"))]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

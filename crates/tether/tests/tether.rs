@@ -1,5 +1,7 @@
 //! End-to-end tests of the `tether` binary, run as a user would: the built executable, real
-//! files, standard input, exit codes and output text.
+//! files, standard input, exit codes and output text. All of them exercise `tether cwmp`
+//! (the `cwmp-tool` feature, a default one).
+#![cfg(feature = "cwmp-tool")]
 
 use std::io::Write;
 use std::path::PathBuf;
