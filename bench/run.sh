@@ -15,6 +15,8 @@
 #   DURATION [15]     measured seconds per figure      WARMUP [3]   seconds before measuring
 #   CONCURRENCY [32]  sessions in flight               DEVICES [2000] distinct serials
 #   BIN               a prebuilt `tether` binary; otherwise release binaries are built once
+#   DEVICE_BIN        footprint: a prebuilt device build; otherwise it is built
+#   FOOTPRINT_SETTLE [30]  footprint: seconds the agent runs before it is measured
 #   OUT [bench/out]   JSON summaries are kept here     SMOKE=1      tiny fleet, seconds (tests)
 #
 # Load goes to loopback only; every process started here is stopped by the exit trap.
@@ -189,26 +191,60 @@ bench_cwmp_tls() {
     ratio "HTTPS" "$OUT/cwmp-tls-tether.json" "$OUT/cwmp-tls-ceiling.json" 70
 }
 
+# Idle footprint of a device's agent, by the method of BENCHMARKS.md ("Agent footprint"): the
+# device build (`--profile device --no-default-features`), configured through its CLI for a
+# trivial ACS (bench/footprint-acs.py) with a periodic Inform every 10 s, started with its
+# binary dropped from the page cache as after a boot, read after FOOTPRINT_SETTLE [30] s.
 bench_footprint() {
-    local dir="$WORK/agent"
+    local dir="$WORK/agent" bin="${DEVICE_BIN:-}" settle="${FOOTPRINT_SETTLE:-30}"
+    [[ "${SMOKE:-0}" == 1 ]] && settle=3
+    if [[ -z "$bin" ]]; then
+        note "building the device binary..."
+        (cd "$ROOT" && cargo build --profile device -q -p tether --no-default-features)
+        bin="${CARGO_TARGET_DIR:-$ROOT/target}/device/tether"
+    fi
     mkdir -p "$dir"
-    "$BIN" agent --state-dir "$dir/state" >"$dir/out.log" 2>"$dir/err.log" &
+    python3 "$ROOT/bench/footprint-acs.py" 27580 >"$dir/acs.log" 2>&1 &
+    PIDS+=("$!")
+    wait_port 127.0.0.1 27580
+    export TETHER_AGENT_CONNECTION_REQUEST__PORT=27581
+    # Configured once through the control socket, as an operator would.
+    "$bin" agent --state-dir "$dir/state" >"$dir/prep.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
-    sleep "${FOOTPRINT_SETTLE:-3}"
-    local rss anon threads
+    for _ in $(seq 1 200); do [[ -S "$dir/state/control.sock" ]] && break; sleep 0.05; done
+    printf '%s\n' system-view cwmp 'cwmp enable' 'cwmp acs url http://127.0.0.1:27580/acs' \
+        'cwmp cpe inform interval enable' 'cwmp cpe inform interval 10' return \
+        | "$bin" cli --state-dir "$dir/state" >/dev/null
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$bin"
+    local before
+    before=$(grep -c inform "$dir/acs.log" || true)
+    "$bin" agent --state-dir "$dir/state" >"$dir/out.log" 2>"$dir/err.log" &
+    pid=$!
+    PIDS+=("$pid")
+    sleep "$settle"
+    local rss anon file threads informs
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
     anon=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status")
+    file=$(awk '/^RssFile:/ {print $2}' "/proc/$pid/status")
     threads=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status")
+    cp "/proc/$pid/smaps" "$OUT/footprint-smaps.txt"
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    jq -n --argjson rss "$rss" --argjson anon "$anon" --argjson threads "$threads" \
-        '{kind: "footprint", agent_rss_kib: $rss, agent_rss_anon_kib: $anon, agent_threads: $threads}' \
-        >"$OUT/footprint.json"
+    unset TETHER_AGENT_CONNECTION_REQUEST__PORT
+    informs=$(( $(grep -c inform "$dir/acs.log" || true) - before ))
+    jq -n --argjson rss "$rss" --argjson anon "$anon" --argjson file "$file" \
+        --argjson threads "$threads" --argjson informs "$informs" --argjson settle "$settle" \
+        '{kind: "footprint", agent_rss_kib: $rss, agent_rss_anon_kib: $anon,
+          agent_rss_file_kib: $file, agent_threads: $threads, informs: $informs,
+          seconds: $settle}' >"$OUT/footprint.json"
     echo
     echo "### Footprint ($(date -u +%F))"
-    echo "| process | RSS | anonymous | threads |"
-    echo "|---|---|---|---|"
-    echo "| tether agent, idle, no ACS configured | $((rss)) KiB | $((anon)) KiB | $threads |"
+    echo "| process | VmRSS | RssAnon | RssFile | threads | Informs in ${settle} s |"
+    echo "|---|---|---|---|---|---|"
+    echo "| tether agent (device build), idle, periodic Inform 10 s | $rss KiB | $anon KiB | $file KiB | $threads | $informs |"
 }
 
 # Memory per simulated device: a CWMP fleet (agent library, one process) against a server.
