@@ -59,9 +59,9 @@ impl Service {
     /// The protocol's message limit of this service, enforced by the WebSocket layer.
     pub fn ws_config(self) -> WebSocketConfig {
         match self {
-            Service::Terminal => upgrade::ws_config(limits::TERMINAL_MAX, 512),
-            Service::Config => upgrade::ws_config(limits::CONFIG_MAX, 512),
-            Service::Telemetry => upgrade::ws_config(limits::TELEMETRY_MAX, 512),
+            Service::Terminal => upgrade::ws_config(limits::TERMINAL_MAX, upgrade::READ_BUFFER),
+            Service::Config => upgrade::ws_config(limits::CONFIG_MAX, upgrade::READ_BUFFER),
+            Service::Telemetry => upgrade::ws_config(limits::TELEMETRY_MAX, upgrade::READ_BUFFER),
         }
     }
 }

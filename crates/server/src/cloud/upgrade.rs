@@ -39,9 +39,14 @@ pub fn ws_config(max_message: usize, read_buffer: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_message))
 }
 
-/// The main tunnel: 16 KiB messages, 512-byte read buffer (a keepalive is ~30 bytes).
+/// The read buffer a cloud WebSocket starts with: enough for a keepalive or a ping (~40 bytes
+/// with the frame header). It is kept for the life of the connection, idle or not; a larger
+/// frame grows it (to that frame's size), and a large message takes more, smaller reads.
+pub const READ_BUFFER: usize = 128;
+
+/// The main tunnel: 16 KiB messages.
 pub fn tunnel_ws_config() -> WebSocketConfig {
-    ws_config(tether_cloudlink::message::limits::TUNNEL_MAX, 512)
+    ws_config(tether_cloudlink::message::limits::TUNNEL_MAX, READ_BUFFER)
 }
 
 fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
