@@ -4,7 +4,8 @@
 //! default, PostgreSQL for several nodes), configured by one typed [`ServerConfig`].
 //!
 //! Map: [`config`] (the configuration and its layering), [`tls`] (rustls from files or a kept
-//! self-signed certificate), [`listen`] (accept loop and graceful shutdown), [`app`] (shared
+//! self-signed certificate), [`tls_stream`] (TLS connections that keep no buffer while idle),
+//! [`listen`] (accept loop and graceful shutdown), [`app`] (shared
 //! state and the [`AcsControl`](app::AcsControl) seam), [`task_spec`] (validated task
 //! payloads), [`task_hub`] (waiting for task outcomes), [`api`] (REST routes), [`acs`] (the
 //! CWMP endpoint), [`cloud`] (the cloud-connection endpoint: device tunnels and services),

@@ -11,9 +11,11 @@
 //! ([`telemetry`]), terminal tickets ([`terminal`]) and the `/auth` rate limiter
 //! ([`ratelimit`]). The REST API reaches devices only through [`Cloud`]'s methods.
 //!
-//! Memory per idle tunnel is kept small on purpose (the goal is 8 KiB): no buffer is kept
-//! beyond tungstenite's small read buffer ([`upgrade::tunnel_ws_config`]), the tunnel task
-//! holds the `TunnelSession` (under 256 bytes) and a 4-slot command channel.
+//! Memory per idle WebSocket is kept small on purpose (the goal is 8 KiB; BENCHMARKS.md has the
+//! heap profile): TLS keeps no buffer while idle (`crate::tls_stream`), tungstenite starts with
+//! a 128-byte read buffer ([`upgrade::READ_BUFFER`]), each connection is one task holding exactly
+//! its future ([`upgrade::spawn`]) and a command queue that allocates only while a command waits
+//! ([`mailbox`]), and telemetry history is kept as text ([`telemetry`]).
 
 pub mod config_service;
 pub mod http;
