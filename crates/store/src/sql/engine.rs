@@ -461,6 +461,14 @@ fn each<T: Clone>(
     }
 }
 
+/// Appends `keys` as a comma-separated list of binds (the inside of an `IN (...)`).
+fn push_key_list(qb: &mut QueryBuilder<Db>, keys: &[String]) {
+    let mut list = qb.separated(", ");
+    for key in keys {
+        list.push_bind(key.clone());
+    }
+}
+
 /// The stored devices among `keys`.
 async fn read_devices(
     pool: &sqlx::Pool<Db>,
@@ -471,10 +479,7 @@ async fn read_devices(
         device_columns!(),
         " FROM devices d WHERE d.device_key IN ("
     ));
-    let mut list = qb.separated(", ");
-    for key in keys {
-        list.push_bind(key.clone());
-    }
+    push_key_list(&mut qb, keys);
     qb.push(")");
     let rows = qb.build().fetch_all(pool).await.db()?;
     rows.iter()
@@ -494,10 +499,7 @@ async fn read_next_tasks(
          (SELECT MIN(t2.id) FROM tasks t2 JOIN devices d2 ON d2.id = t2.device_id \
          WHERE t2.state = 'pending' AND d2.device_key IN ("
     ));
-    let mut list = qb.separated(", ");
-    for key in keys {
-        list.push_bind(key.clone());
-    }
+    push_key_list(&mut qb, keys);
     qb.push(") GROUP BY t2.device_id)");
     let rows = qb.build().fetch_all(pool).await.db()?;
     let mut found = HashMap::with_capacity(rows.len());
