@@ -42,6 +42,9 @@ pub struct Parameter {
     pub writable: Option<bool>,
     pub notification: Option<i32>,
     pub access_list: Option<Vec<String>>,
-    /// When anything about this parameter was last learned.
+    /// When this parameter was last read by a request of the ACS (GetParameterValues,
+    /// GetParameterAttributes, ...) or last changed. An Inform that carries it unchanged does
+    /// not move it: the device's `last_inform_at` says when Inform parameters were last
+    /// confirmed.
     pub learned_at: Timestamp,
 }

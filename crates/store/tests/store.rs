@@ -604,6 +604,38 @@ mod cases {
         assert_eq!(interval.xsi_type.as_deref(), Some("xsd:unsignedInt"));
         assert_eq!(interval.learned_at, T0);
 
+        // An Inform repeating a value leaves its row (and `learned_at`) alone; a changed type
+        // is a change; an explicit read of the same value refreshes `learned_at`.
+        let mut third = inform(id.clone(), at(400));
+        third.parameters = vec![
+            ParameterUpdate::value("Device.DeviceInfo.SoftwareVersion", "1.1", "xsd:string"),
+            ParameterUpdate::value(
+                "Device.ManagementServer.PeriodicInformInterval",
+                "300",
+                "xsd:unsignedInt",
+            ),
+        ];
+        let mut changed_type = third.parameters[1].clone();
+        changed_type.xsi_type = Some("xsd:int".into());
+        third.parameters[1] = changed_type;
+        let confirmed = s.record_inform(&third).await.unwrap();
+        assert_eq!(confirmed.last_inform_at, Some(at(400)));
+        let params = s.list_parameters(&id.id, None).await.unwrap();
+        let find = |name: &str| params.iter().find(|p| p.name.ends_with(name)).unwrap().clone();
+        assert_eq!(find("SoftwareVersion").learned_at, at(300), "unchanged: not rewritten");
+        assert_eq!(find("PeriodicInformInterval").learned_at, at(400));
+        assert_eq!(find("PeriodicInformInterval").xsi_type.as_deref(), Some("xsd:int"));
+        s.upsert_parameters(
+            &id.id,
+            &[ParameterUpdate::value("Device.DeviceInfo.SoftwareVersion", "1.1", "xsd:string")],
+            at(500),
+        )
+        .await
+        .unwrap();
+        let params = s.list_parameters(&id.id, None).await.unwrap();
+        let version = params.iter().find(|p| p.name.ends_with("SoftwareVersion")).unwrap();
+        assert_eq!(version.learned_at, at(500), "an explicit read refreshes");
+
         assert_eq!(s.device("00D09E-HGW-missing").await.unwrap(), None);
         let total = s
             .list_devices(&DeviceFilter::default(), Page::default())

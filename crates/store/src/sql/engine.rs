@@ -369,14 +369,37 @@ async fn write_parameters(
     let merged = merge_updates(parameters)?;
     let rows: Vec<(i64, i64, &ParameterUpdate)> =
         merged.iter().map(|p| (device_pk, at.0, p)).collect();
-    write_parameter_rows(tx, &rows).await
+    write_parameter_rows(tx, &rows, Refresh::Always).await
 }
+
+/// When an upsert of an existing parameter row rewrites it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// Always, so `learned_at` records the read (answers to explicit requests).
+    Always,
+    /// Only when something stored would change: the parameters an Inform carries come every
+    /// session, mostly unchanged, and rewriting their rows was most of the SQLite work of a
+    /// periodic session (BENCHMARKS.md, "Where the CWMP time goes"). The device's
+    /// `last_inform_at` says when they were last confirmed.
+    OnChange,
+}
+
+/// The `WHERE` of [`Refresh::OnChange`]: some column the update would set differs (null-safe).
+const ONLY_IF_CHANGED: &str = " WHERE \
+    parameters.value IS DISTINCT FROM COALESCE(excluded.value, parameters.value) \
+    OR parameters.xsi_type IS DISTINCT FROM COALESCE(excluded.xsi_type, parameters.xsi_type) \
+    OR parameters.writable IS DISTINCT FROM COALESCE(excluded.writable, parameters.writable) \
+    OR parameters.notification IS DISTINCT FROM \
+       COALESCE(excluded.notification, parameters.notification) \
+    OR parameters.access_list IS DISTINCT FROM \
+       COALESCE(excluded.access_list, parameters.access_list)";
 
 /// Upserts parameter rows `(device pk, learned_at, update)`, several devices at once; a
 /// `(device, name)` pair may appear only once.
 async fn write_parameter_rows(
     tx: &mut sqlx::Transaction<'static, Db>,
     rows: &[(i64, i64, &ParameterUpdate)],
+    refresh: Refresh,
 ) -> StoreResult<()> {
     for chunk in rows.chunks(PARAMETER_CHUNK) {
         let mut qb = QueryBuilder::<Db>::new(
@@ -402,6 +425,9 @@ async fn write_parameter_rows(
              access_list = COALESCE(excluded.access_list, parameters.access_list), \
              learned_at = excluded.learned_at",
         );
+        if refresh == Refresh::OnChange {
+            qb.push(ONLY_IF_CHANGED);
+        }
         qb.build().execute(&mut **tx).await.db()?;
     }
     Ok(())
@@ -593,7 +619,7 @@ async fn write_informs(
             })?;
             params.extend(merged[i].iter().map(|p| (pk, records[i].at.0, p)));
         }
-        write_parameter_rows(&mut tx, &params).await?;
+        write_parameter_rows(&mut tx, &params, Refresh::OnChange).await?;
     }
     tx.commit().await.db()?;
     devices
