@@ -59,6 +59,11 @@ pub fn acceptor(config: &TlsConfig, data_dir: &Path) -> Result<Option<TlsAccepto
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Invalid(format!("certificate and key do not fit: {e}")))?;
     server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Stateless session tickets (keys rotated by rustls): a device's later connections resume
+    // instead of verifying the certificate again, and the server keeps nothing per session
+    // however large the fleet (the default cache holds 256 sessions, far fewer than devices).
+    server.ticketer = rustls::crypto::ring::Ticketer::new()
+        .map_err(|e| TlsError::Invalid(format!("session tickets: {e}")))?;
     Ok(Some(TlsAcceptor::from(Arc::new(server))))
 }
 

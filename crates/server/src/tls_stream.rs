@@ -480,6 +480,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_later_connection_resumes_with_a_stateless_ticket_from_an_earlier_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, connector) = configs(dir.path());
+        assert!(server.ticketer.enabled(), "tickets carry the session, not a server cache");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut kinds = Vec::new();
+        for _ in 0..2 {
+            let connector = connector.clone();
+            let client = tokio::spawn(async move {
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let name = ServerName::try_from("localhost").unwrap();
+                let mut tls = connector.connect(name, tcp).await.unwrap();
+                // Reading the answer also takes in the tickets sent after the handshake.
+                tls.write_all(b"hi").await.unwrap();
+                tls.flush().await.unwrap();
+                let mut buf = [0u8; 2];
+                tls.read_exact(&mut buf).await.unwrap();
+                tls.get_ref().1.handshake_kind()
+            });
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut stream = accept(Arc::clone(&server), tcp).await.unwrap();
+            let mut buf = [0u8; 2];
+            stream.read_exact(&mut buf).await.unwrap();
+            stream.write_all(b"ok").await.unwrap();
+            stream.flush().await.unwrap();
+            kinds.push(client.await.unwrap());
+        }
+        assert_eq!(
+            kinds,
+            [
+                Some(rustls::HandshakeKind::Full),
+                Some(rustls::HandshakeKind::Resumed)
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn data_both_ways_and_no_buffer_kept_between_messages() {
         let dir = tempfile::tempdir().unwrap();
         let (mut server, mut client) = pair(dir.path()).await;
