@@ -7,6 +7,14 @@
 //! the WebSocket; grants go to the service modules. After every step the status is published
 //! for `display cloud-management state`.
 //!
+//! The HTTPS requests of one attempt (auth request, auth proof, register) follow each other,
+//! so they share one kept-alive connection ([`net::KeepAlive`], a slot per attempt): a
+//! request's task puts the connection back before reporting the answer, the next request's
+//! task takes it. The manager closes it when the tunnel is opened, on a transport failure, and
+//! whenever an answer is not followed by another request, so no idle connection outlives the
+//! handshake. A request of an abandoned attempt still running holds the old slot only: its
+//! connection closes when its task ends.
+//!
 //! Time is `tokio::time::Instant` since the manager started, so tests may pause the clock.
 //! Must not touch: protocol rules (the state machine's), service logic (`services/`).
 
@@ -103,6 +111,12 @@ struct Manager {
     settings: Settings,
     pending_unbind: BTreeMap<u32, String>,
     connected_wall: Option<(Duration, i64)>,
+    /// The handshake's idle HTTPS connection between two requests, for attempt `kept_for`.
+    kept: net::KeepAlive,
+    kept_for: u64,
+    /// An HTTPS answer of the current attempt was just handled: unless it led to another
+    /// request, close `kept`.
+    answered: bool,
 }
 
 /// Runs the manager until `shutdown` (see the module docs).
@@ -144,6 +158,9 @@ pub async fn run(
         settings,
         pending_unbind: BTreeMap::new(),
         connected_wall: None,
+        kept: net::KeepAlive::new(),
+        kept_for: 0,
+        answered: false,
         ctx,
         link,
     };
@@ -225,6 +242,13 @@ impl Manager {
                 // Otherwise dropping `tx` ends that pump.
             }
             Io::Event(attempt, event) => {
+                if attempt == self.device.attempt() {
+                    match event {
+                        Event::HttpResponse { .. } => self.answered = true,
+                        Event::TransportFailed(_) => self.kept.clear(),
+                        _ => {}
+                    }
+                }
                 let now = self.now();
                 self.device.handle(now, jitter(), attempt, event);
             }
@@ -278,13 +302,22 @@ impl Manager {
 
     /// Carries out every queued action.
     fn perform(&mut self) {
+        let mut posted = false;
         while let Some(action) = self.device.poll_action() {
             match action {
                 Action::Resolve { attempt, domain } => self.resolve(attempt, domain),
                 Action::Post { attempt, request } => {
+                    posted = true;
+                    if attempt != self.kept_for {
+                        // A new attempt: a slot of its own (tasks of older ones keep theirs).
+                        self.kept.clear();
+                        self.kept = net::KeepAlive::new();
+                        self.kept_for = attempt;
+                    }
                     let io = self.io.clone();
                     let tls = self.link.tls.get();
                     let timeout = self.link.request_timeout;
+                    let kept = self.kept.clone();
                     self.tracker.spawn(async move {
                         let body = message::encode(&request.body);
                         let post = Post {
@@ -295,7 +328,9 @@ impl Manager {
                             bearer: request.bearer.as_deref(),
                             body: &body,
                         };
-                        let event = match net::post(&tls, &post, timeout).await {
+                        // Puts a reusable connection back into `kept` before the answer is
+                        // reported, so the next request (started on the answer) finds it.
+                        let event = match net::post(&tls, &post, timeout, &kept).await {
                             Ok((status, body)) => Event::HttpResponse { status, body },
                             Err(t) => Event::TransportFailed(t),
                         };
@@ -307,7 +342,11 @@ impl Manager {
                     url,
                     serial,
                     proof,
-                } => self.open_tunnel(attempt, url, serial, proof),
+                } => {
+                    // The handshake is over: its connection is not needed any more.
+                    self.kept.clear();
+                    self.open_tunnel(attempt, url, serial, proof);
+                }
                 Action::Send { attempt, message } => {
                     self.queue_frame(attempt, Out::Text(message::encode(&message)));
                 }
@@ -332,6 +371,11 @@ impl Manager {
                     tracing::info!("the cloud announced a configuration change");
                 }
             }
+        }
+        // An answer that led to no further request (a refusal, a protocol error, a stale
+        // attempt) leaves nothing for the connection to carry.
+        if std::mem::take(&mut self.answered) && !posted {
+            self.kept.clear();
         }
     }
 

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! * [`manager`]: drives the pure state machine with real I/O and tokio time.
-//! * [`net`]: resolution (`ip host` first), TLS, the two HTTPS requests, WebSocket upgrades.
+//! * [`net`]: resolution (`ip host` first), TLS, the handshake's HTTPS requests (on one
+//!   kept-alive connection), WebSocket upgrades.
 //! * [`tls`]: trust anchors: system roots, a CA file, or pinned SPKI fingerprints.
 //! * [`dhcp`]: options 253/252 from the lease file.
 //! * [`status`]: the state machine's status as the CLI's [`tether_cli::display::CloudState`].

@@ -2,6 +2,7 @@
 //! agent` runs) against a spec-following cloud server (`server.rs`) over real TCP, TLS and
 //! WebSockets; the operator side through the agent's control socket.
 
+mod connections;
 mod server;
 
 use std::path::Path;

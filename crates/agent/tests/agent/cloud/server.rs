@@ -2,10 +2,13 @@
 //! end-to-end tests until `tether-server`'s cloud side can be used: HTTPS on hyper with
 //! rustls, the handshake logic of `tether_cloudlink::handshake`, tunnels and subconnections
 //! as WebSockets over hyper upgrades. Test knobs: inventory, keepalive acks on/off, commands
-//! to a tunnel, unbinding codes, service message queues.
+//! to a tunnel, unbinding codes, service message queues, what happens to a connection after a
+//! handshake request. Observations: the log, the TCP connections accepted, which connection
+//! carried each handshake request, and whether each TLS handshake was full or resumed.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +32,7 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role as WsRole};
+use tokio_util::sync::CancellationToken;
 
 /// A CA and a server certificate for `cloud.test` and `backup.test`.
 pub struct Pki {
@@ -74,6 +78,19 @@ impl Pki {
     }
 }
 
+/// What the server does with a connection after answering a handshake request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterPost {
+    /// Keeps it open for the next request (HTTP/1.1 keep-alive).
+    KeepAlive,
+    /// Answers with `Connection: close` and closes it.
+    AnnounceClose,
+    /// Keeps it open without saying otherwise, but closes it without an answer when another
+    /// request arrives on it: a server that closed an idle connection as the device reused
+    /// it.
+    DropNext,
+}
+
 /// Knobs and observations shared with the test.
 pub struct Shared {
     handshaker: Handshaker,
@@ -88,6 +105,18 @@ pub struct Shared {
     pub unbind_codes: HashMap<String, (String, String)>,
     /// What happened, in order (`auth_failure unknown_serial`, `tunnel SN`, ...).
     pub log: Vec<String>,
+    /// What happens to a connection after a handshake request.
+    pub after_post: AfterPost,
+    /// TCP connections accepted.
+    pub accepted: usize,
+    /// Handshake requests answered: (connection number from 0, path).
+    pub posts: Vec<(usize, String)>,
+    /// Handshake requests whose connection was closed instead of answering.
+    pub dropped_posts: usize,
+    /// TLS handshakes completed: (connection number, resumed).
+    pub handshakes: Vec<(usize, bool)>,
+    /// Connections ended (by either side), by number.
+    pub closed: Vec<usize>,
     /// The open tunnel's command queue, by serial.
     tunnels: HashMap<String, mpsc::UnboundedSender<Frame>>,
     /// The open subconnections' queues, by service.
@@ -147,6 +176,12 @@ impl TestCloud {
             welcome: (180, 30, 75),
             unbind_codes: HashMap::new(),
             log: Vec::new(),
+            after_post: AfterPost::KeepAlive,
+            accepted: 0,
+            posts: Vec::new(),
+            dropped_posts: 0,
+            handshakes: Vec::new(),
+            closed: Vec::new(),
             tunnels: HashMap::new(),
             services: HashMap::new(),
             from_services: tx,
@@ -159,20 +194,44 @@ impl TestCloud {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
+                let conn = {
+                    let mut st = s.lock().unwrap();
+                    st.accepted += 1;
+                    st.accepted - 1
+                };
                 let acceptor = acceptor.clone();
                 let s = Arc::clone(&s);
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
+                    let resumed =
+                        tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+                    s.lock().unwrap().handshakes.push((conn, resumed));
+                    // Requests served on this connection, and the way to cut it.
+                    let served = Arc::new(AtomicUsize::new(0));
+                    let cut = CancellationToken::new();
+                    let on_conn = Conn {
+                        number: conn,
+                        served,
+                        cut: cut.clone(),
+                    };
+                    let s2 = Arc::clone(&s);
                     let service = hyper::service::service_fn(move |req| {
-                        let s = Arc::clone(&s);
-                        async move { Ok::<_, std::convert::Infallible>(handle(s, req).await) }
+                        let s = Arc::clone(&s2);
+                        let on_conn = on_conn.clone();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(handle(s, req, on_conn).await)
+                        }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
+                    let serve = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(tls), service)
-                        .with_upgrades()
-                        .await;
+                        .with_upgrades();
+                    tokio::select! {
+                        _ = serve => {}
+                        () = cut.cancelled() => {}
+                    }
+                    s.lock().unwrap().closed.push(conn);
                 });
             }
         });
@@ -197,6 +256,11 @@ impl TestCloud {
 
     pub fn count(&self, entry: &str) -> usize {
         self.log().iter().filter(|l| l.as_str() == entry).count()
+    }
+
+    /// Handshake requests answered so far: (connection number, path).
+    pub fn posts(&self) -> Vec<(usize, String)> {
+        self.shared.lock().unwrap().posts.clone()
     }
 
     /// Sends a frame on the device's tunnel.
@@ -252,9 +316,52 @@ fn status(code: u16) -> Response<Full<Bytes>> {
         .unwrap()
 }
 
-async fn handle(s: Arc<Mutex<Shared>>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// The connection a request came on.
+#[derive(Clone)]
+struct Conn {
+    number: usize,
+    served: Arc<AtomicUsize>,
+    cut: CancellationToken,
+}
+
+async fn handle(
+    s: Arc<Mutex<Shared>>,
+    req: Request<Incoming>,
+    conn: Conn,
+) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     if req.method() == hyper::Method::POST {
+        let earlier = conn.served.fetch_add(1, Ordering::SeqCst);
+        let after_post = {
+            let mut st = s.lock().unwrap();
+            let drop_it = st.after_post == AfterPost::DropNext && earlier > 0;
+            if drop_it {
+                st.dropped_posts += 1;
+            } else {
+                st.posts.push((conn.number, path.clone()));
+            }
+            (!drop_it).then_some(st.after_post)
+        };
+        let Some(after_post) = after_post else {
+            // Close the connection; this request is never answered.
+            conn.cut.cancel();
+            return std::future::pending().await;
+        };
+        let mut response = post(&s, req, &path).await;
+        if after_post == AfterPost::AnnounceClose {
+            response.headers_mut().insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+        }
+        return response;
+    }
+    upgrade(&s, req, &path)
+}
+
+/// A handshake request (steps 1-4).
+async fn post(s: &Arc<Mutex<Shared>>, req: Request<Incoming>, path: &str) -> Response<Full<Bytes>> {
+    {
         let bearer = req
             .headers()
             .get("authorization")
@@ -275,7 +382,7 @@ async fn handle(s: Arc<Mutex<Shared>>, req: Request<Incoming>) -> Response<Full<
         let mut st = s.lock().unwrap();
         let now = unix_now();
         let nonce = st.nonce();
-        let reply = match (path.as_str(), &msg) {
+        let reply = match (path, &msg) {
             ("/cloudlink/v1/auth", _) => {
                 let serial = match &msg {
                     Handshake::AuthRequest(r) => r.serial.clone(),
@@ -309,9 +416,12 @@ async fn handle(s: Arc<Mutex<Shared>>, req: Request<Incoming>) -> Response<Full<
         if !entry.is_empty() {
             st.log.push(entry);
         }
-        return json(reply.status, message::encode(&reply.body));
+        json(reply.status, message::encode(&reply.body))
     }
-    // Upgrades.
+}
+
+/// A WebSocket upgrade (steps 5-6 and 11).
+fn upgrade(s: &Arc<Mutex<Shared>>, req: Request<Incoming>, path: &str) -> Response<Full<Bytes>> {
     let header = |n: &str| {
         req.headers()
             .get(n)
@@ -341,7 +451,7 @@ async fn handle(s: Arc<Mutex<Shared>>, req: Request<Incoming>) -> Response<Full<
         let Shared {
             handshaker, replay, ..
         } = &mut *st;
-        let r = match (&service, path.as_str()) {
+        let r = match (&service, path) {
             (Some(svc), _) => handshaker.admit_subconnection(
                 unix_now(),
                 svc,
@@ -364,7 +474,7 @@ async fn handle(s: Arc<Mutex<Shared>>, req: Request<Incoming>) -> Response<Full<
         return status(e.status());
     }
     let accept = derive_accept_key(ws_key.as_bytes());
-    let s2 = Arc::clone(&s);
+    let s2 = Arc::clone(s);
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;

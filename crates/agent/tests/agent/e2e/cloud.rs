@@ -391,6 +391,45 @@ async fn cloud_silent_tunnel_makes_the_agent_register_again_by_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cloud_handshake_requests_reach_the_server_on_one_kept_alive_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    // The device's handshake requests cross the proxy; the tunnel and service URLs name the
+    // server itself (`localhost:<port>`), so they do not.
+    let proxy = Proxy::start().await;
+    let srv = Srv::start(cloud_server_config(&dir.path().join("server"))).await;
+    proxy.forward_to(srv.handle.cloud_addr);
+    let (_, alice) = srv.admin().account("alice").await;
+    add_device(&alice, "E2E-CL-KEEP", PASSWORD).await;
+    let ca = ca_file(dir.path(), &[&srv]);
+    let dev = Dev::start(
+        &dir.path().join("agent"),
+        cloud_agent(dir.path(), "E2E-CL-KEEP", &ca),
+    )
+    .await;
+    // The domain last: a single attempt, with every setting in place.
+    let port = format!("cloud-management server port {}", proxy.addr.port());
+    let pw = format!("cloud-management server password simple {PASSWORD}");
+    dev.configure(&[
+        "ip host cloud.test 127.0.0.1",
+        &port,
+        &pw,
+        "cloud-management server domain cloud.test",
+    ])
+    .await;
+    established(&dev, 30).await;
+    let text = display(&dev).await;
+    assert_eq!(
+        field(&text, "Device state").as_deref(),
+        Some("Request_success")
+    );
+    // Auth request, auth proof and register: one TCP connection, which the server kept open.
+    assert_eq!(proxy.accepted.load(Ordering::SeqCst), 1);
+    cloud_device_until(&alice, "E2E-CL-KEEP", 10, "online", online).await;
+    dev.stop().await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cloud_every_device_comes_back_after_a_server_restart_without_operator_action() {
     let dir = tempfile::tempdir().unwrap();
     let config = cloud_server_config(&dir.path().join("server"));
