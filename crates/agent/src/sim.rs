@@ -3,7 +3,8 @@
 //! Owns [`SimDevice`]: the same [`AgentContext`], CWMP driver and cloud manager as
 //! [`crate::Agent::start`], but over an in-memory state directory ([`StateDir::in_memory`],
 //! seeded with a `running.cfg` text), without a control socket, with extra data-model
-//! handlers (synthetic parameters) and a TLS client configuration shared by every device.
+//! handlers (synthetic parameters) and a TLS client configuration shared by every device (its
+//! trust only: each device keeps its own TLS sessions, as `cloud::spawn_with_tls` arranges).
 //! The data model's schema is the process-wide built-in `Arc`.
 //!
 //! Must not touch: protocol logic (the drivers are the agent's own), the disk.
@@ -30,7 +31,8 @@ pub struct SimDeviceSpec {
     pub running_config: String,
     /// Extra data-model handlers, by path prefix (may be shared between devices).
     pub handlers: Vec<(String, Arc<dyn Handler>)>,
-    /// The cloud TLS client configuration (shared); `None` builds one from `config`.
+    /// The cloud TLS client configuration (may be shared: the device adds its own session
+    /// store); `None` builds one from `config`.
     pub cloud_tls: Option<Arc<ClientConfig>>,
 }
 

@@ -228,6 +228,8 @@ impl Fleet {
         let stats = Arc::new(Stats::new());
         let counters = Arc::new(FleetCounters::default());
         let text = running_config(config);
+        // One configuration (trust anchors) for every device; each device's cloud client
+        // adds a TLS session store of its own, so no device resumes another's session.
         let cloud_tls = match &config.cloud {
             Some(_) => {
                 let agent = agent_config(config, "tls");

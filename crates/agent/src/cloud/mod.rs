@@ -15,7 +15,8 @@
 //! * [`manager`]: drives the pure state machine with real I/O and tokio time.
 //! * [`net`]: resolution (`ip host` first), TLS, the handshake's HTTPS requests (on one
 //!   kept-alive connection), WebSocket upgrades.
-//! * [`tls`]: trust anchors: system roots, a CA file, or pinned SPKI fingerprints.
+//! * [`tls`]: trust anchors: system roots, a CA file, or pinned SPKI fingerprints; the
+//!   device's own TLS session store.
 //! * [`dhcp`]: options 253/252 from the lease file.
 //! * [`status`]: the state machine's status as the CLI's [`tether_cli::display::CloudState`].
 //! * [`services`]: the service modules and their subconnections.
@@ -63,7 +64,9 @@ pub fn spawn(ctx: &Arc<AgentContext>, shutdown: &CancellationToken, tracker: &Ta
 }
 
 /// As [`spawn`], with a prepared TLS client configuration (simulated devices share one);
-/// `None` builds it from the agent configuration.
+/// `None` builds it from the agent configuration. A prepared configuration is used with a
+/// session store of this device's own ([`tls::with_own_sessions`]): devices share trust,
+/// never TLS sessions.
 pub fn spawn_with_tls(
     ctx: &Arc<AgentContext>,
     tls: Option<Arc<ClientConfig>>,
@@ -74,7 +77,8 @@ pub fn spawn_with_tls(
     if !cfg.enabled {
         return;
     }
-    let tls = match tls.map_or_else(|| tls::LazyConfig::new(cfg), |t| Ok(t.into())) {
+    let own = |shared: Arc<ClientConfig>| Ok(tls::with_own_sessions(&shared).into());
+    let tls = match tls.map_or_else(|| tls::LazyConfig::new(cfg), own) {
         Ok(tls) => tls,
         Err(e) => {
             tracing::error!(error = %e, "cloud connection disabled");

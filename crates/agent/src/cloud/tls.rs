@@ -2,7 +2,9 @@
 //! built (protocol §2.2).
 //!
 //! Owns [`client_config`]: trust anchors from the system store, from a CA file, or a pinned
-//! SHA-256 fingerprint of the server's SubjectPublicKeyInfo ([`PinVerifier`]). Must not
+//! SHA-256 fingerprint of the server's SubjectPublicKeyInfo ([`PinVerifier`]); and the
+//! device's TLS session store, small and its own ([`with_own_sessions`] for a configuration
+//! shared between simulated devices), so a device resumes only sessions it made. Must not
 //! touch: sockets (see `net.rs`), what is sent over them.
 
 use std::fmt;
@@ -10,6 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
+use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -23,6 +26,25 @@ use crate::config::{CloudClientConfig, CloudTrustMode};
 
 /// Most pins accepted (current and next keys, with room to spare).
 pub const MAX_PINS: usize = 4;
+
+/// Size of a device's TLS session store, in rustls' unit: eight TLS 1.3 tickets per server
+/// name, so 16 remembers two names (the handshake's domain and the tunnel URL's host, which
+/// may differ). A device talks to one server; rustls' default (256) is sized for browsers.
+pub const DEVICE_TLS_SESSIONS: usize = 16;
+
+/// A device's own session store.
+fn device_sessions() -> Resumption {
+    Resumption::in_memory_sessions(DEVICE_TLS_SESSIONS)
+}
+
+/// `shared` (trust, verifier, protocol versions) with a session store of its own: what one
+/// device of many built on one configuration uses, so that it resumes only the sessions of
+/// its own earlier handshakes, as a real device would.
+pub fn with_own_sessions(shared: &ClientConfig) -> Arc<ClientConfig> {
+    let mut config = shared.clone();
+    config.resumption = device_sessions();
+    Arc::new(config)
+}
 
 /// Why the TLS configuration could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +72,7 @@ pub fn client_config(cfg: &CloudClientConfig) -> Result<Arc<ClientConfig>, TlsSe
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
-    let config = match cfg.trust {
+    let mut config = match cfg.trust {
         CloudTrustMode::System => builder
             .with_root_certificates(system_roots())
             .with_no_client_auth(),
@@ -68,6 +90,7 @@ pub fn client_config(cfg: &CloudClientConfig) -> Result<Arc<ClientConfig>, TlsSe
                 .with_no_client_auth()
         }
     };
+    config.resumption = device_sessions();
     Ok(Arc::new(config))
 }
 
@@ -117,12 +140,12 @@ impl LazyConfig {
         match &self.0 {
             Lazy::Ready(config) => Arc::clone(config),
             Lazy::System { builder, built } => Arc::clone(built.get_or_init(|| {
-                Arc::new(
-                    builder
-                        .clone()
-                        .with_root_certificates(system_roots())
-                        .with_no_client_auth(),
-                )
+                let mut config = builder
+                    .clone()
+                    .with_root_certificates(system_roots())
+                    .with_no_client_auth();
+                config.resumption = device_sessions();
+                Arc::new(config)
             })),
         }
     }

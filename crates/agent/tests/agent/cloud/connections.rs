@@ -1,5 +1,12 @@
-//! How many connections a device spends on a cloud connection: the handshake's three HTTPS
-//! requests on one kept-alive connection (and a new one when the server closes it).
+//! How many connections and TLS handshakes a device spends on a cloud connection: the
+//! handshake's three HTTPS requests on one kept-alive connection (and a new one when the
+//! server closes it), and TLS sessions resumed only by the device that made them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tether_agent::sim::{SimDevice, SimDeviceSpec};
+use tether_cli::display::CloudConnectionState;
 
 use super::server::{AfterPost, Pki, TestCloud};
 use super::{SERIAL, cloud_config, configure, start, wait_established, wait_until};
@@ -90,4 +97,96 @@ fn a_kept_connection_the_server_closed_is_replaced_and_the_request_answered() {
         "no second attempt was needed"
     );
     agent.stop();
+}
+
+/// A simulated device on `shared` (a TLS configuration as `tether sim` gives every device).
+fn sim_device(
+    dir: &std::path::Path,
+    pki: &Pki,
+    cloud: &TestCloud,
+    serial: &str,
+    shared: &Arc<rustls::ClientConfig>,
+) -> SimDevice {
+    let mut config = cloud_config(dir, pki);
+    config.identity.serial_number = Some(serial.into());
+    config.cwmp.enabled = false;
+    let running_config = format!(
+        "ip host cloud.test 127.0.0.1\n\
+         cloud-management server domain cloud.test\n\
+         cloud-management server port {}\n\
+         cloud-management server password simple s3cret\n",
+        cloud.addr.port()
+    );
+    SimDevice::start(SimDeviceSpec {
+        config,
+        running_config,
+        handlers: Vec::new(),
+        cloud_tls: Some(Arc::clone(shared)),
+    })
+    .unwrap()
+}
+
+fn wait_tunnel(device: &SimDevice, secs: u64) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let state = device.context().cloud_state();
+        if state.connection == CloudConnectionState::Established {
+            return;
+        }
+        assert!(Instant::now() < end, "no tunnel after {secs}s: {state:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn simulated_devices_on_one_tls_configuration_resume_only_their_own_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let cloud = TestCloud::start(&pki, 0, "cloud.test");
+    cloud.add_device("SN-SIM-A", "s3cret", "alice");
+    cloud.add_device("SN-SIM-B", "s3cret", "alice");
+    let shared =
+        tether_agent::cloud::tls::client_config(&cloud_config(dir.path(), &pki).cloud).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let a = {
+        let _rt = rt.enter();
+        sim_device(dir.path(), &pki, &cloud, "SN-SIM-A", &shared)
+    };
+    wait_tunnel(&a, 20);
+    wait_until(10, "A's three subconnections", || {
+        ["terminal", "config", "telemetry"]
+            .iter()
+            .all(|s| cloud.service_connected(s))
+    });
+    let (handshakes_of_a, first_of_b) = {
+        let st = cloud.shared.lock().unwrap();
+        (st.handshakes.clone(), st.accepted)
+    };
+    // A's first connection is a full handshake; later ones resume A's own sessions.
+    assert!(handshakes_of_a.contains(&(0, false)), "{handshakes_of_a:?}");
+    assert!(
+        handshakes_of_a.iter().any(|(_, resumed)| *resumed),
+        "A resumed none of its sessions: {handshakes_of_a:?}"
+    );
+
+    let b = {
+        let _rt = rt.enter();
+        sim_device(dir.path(), &pki, &cloud, "SN-SIM-B", &shared)
+    };
+    wait_tunnel(&b, 20);
+    let handshakes = cloud.shared.lock().unwrap().handshakes.clone();
+    // B cannot hold a ticket of A's: its first handshake is a full one.
+    assert!(
+        handshakes.contains(&(first_of_b, false)),
+        "B's first connection ({first_of_b}) was not a full handshake: {handshakes:?}"
+    );
+    rt.block_on(async {
+        a.stop().await;
+        b.stop().await;
+    });
 }
