@@ -5,11 +5,13 @@
 //! seeded with a `running.cfg` text), without a control socket, with extra data-model
 //! handlers (synthetic parameters) and a TLS client configuration shared by every device (its
 //! trust only: each device keeps its own TLS sessions, as `cloud::spawn_with_tls` arranges).
-//! The data model's schema is the process-wide built-in `Arc`.
+//! The data model's schema is the process-wide built-in `Arc`, and the host files the devices
+//! read are shared for a second ([`SharedReads`]): every device runs on this one host.
 //!
 //! Must not touch: protocol logic (the drivers are the agent's own), the disk.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use rustls::ClientConfig;
 use tether_datamodel::Handler;
@@ -19,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::AgentConfig;
 use crate::context::AgentContext;
 use crate::error::AgentError;
-use crate::host::{HostRoot, Identity};
+use crate::host::{HostRoot, Identity, SharedReads};
 use crate::running::Running;
 use crate::state::{RUNNING_CONFIG_FILE, StateDir};
 
@@ -44,6 +46,16 @@ pub struct SimDevice {
     tracker: TaskTracker,
 }
 
+/// How long the devices of a simulator share a host file's text: they all run on this one
+/// host, and a second is well under any telemetry or Inform interval.
+const HOST_READ_TTL: Duration = Duration::from_secs(1);
+
+/// The host reads shared by every simulated device of this process.
+fn host_reads() -> &'static Arc<SharedReads> {
+    static READS: OnceLock<Arc<SharedReads>> = OnceLock::new();
+    READS.get_or_init(|| SharedReads::new(HOST_READ_TTL))
+}
+
 impl SimDevice {
     /// Builds the device and starts its CWMP driver and cloud client (as configured). Must
     /// run inside a tokio runtime.
@@ -59,7 +71,9 @@ impl SimDevice {
         let state = StateDir::in_memory(&serial, &[(RUNNING_CONFIG_FILE, &running_config)]);
         let key = state.device_key()?;
         let running = Arc::new(Running::load(state, key)?);
-        let host = Arc::new(HostRoot::new(config.host_root.clone()));
+        let host = Arc::new(
+            HostRoot::new(config.host_root.clone()).with_shared_reads(Arc::clone(host_reads())),
+        );
         let identity = Identity::resolve(&config.identity, &host);
         let mut model = crate::agent::build_model(&running, &host, &identity);
         for (prefix, handler) in handlers {

@@ -6,14 +6,17 @@
 //! * [`net`]: `Device.Ethernet.Interface.{i}` and `Device.IP.Interface.{i}` with addresses and
 //!   statistics.
 //! * [`hosts`]: `Device.Hosts.Host.{i}` from the ARP table.
+//! * [`shared_reads`]: [`SharedReads`], host file texts shared for a second by the simulator's
+//!   devices (never used by a real agent).
 //!
 //! Everything is read when the data model asks (a GET or an instance listing), from small
-//! kernel files; nothing polls. Must not touch: the running configuration, sockets.
+//! kernel files; nothing polls (the simulator's shared reads aside). Must not touch: the running configuration, sockets.
 
 pub mod device_info;
 pub mod hosts;
 pub mod net;
 pub mod root;
+pub mod shared_reads;
 
 use std::sync::Arc;
 
@@ -23,6 +26,7 @@ pub use device_info::{DeviceInfoHandler, Identity};
 pub use hosts::HostsHandler;
 pub use net::NetHandler;
 pub use root::{AddressSource, HostRoot, InterfaceAddress};
+pub use shared_reads::SharedReads;
 
 /// Registers every host handler on `model`.
 pub fn register_host_handlers(model: &mut DataModel, root: Arc<HostRoot>, identity: Identity) {

@@ -3,7 +3,8 @@
 //! Owns the injectable root of the `/proc`, `/sys` and `/etc` files the host handlers read,
 //! the interface listing of `/sys/class/net`, and the source of interface addresses
 //! (`getifaddrs` on a real host, a fixed list for a prepared tree). Every read is small,
-//! bounded and done when asked: nothing is polled or cached here.
+//! bounded and done when asked: nothing is polled, and nothing is cached unless the host was
+//! built [`HostRoot::with_shared_reads`] (the simulator's many devices on one host).
 //!
 //! Must not touch: the data model (the handlers in the sibling files map facts to parameters).
 
@@ -11,6 +12,10 @@ use std::fs;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::shared_reads::SharedReads;
 
 /// Largest file read (the files read are a few hundred bytes; `/proc/net/arp` can grow).
 const MAX_READ: u64 = 256 * 1024;
@@ -47,7 +52,20 @@ pub enum AddressSource {
 pub struct HostRoot {
     root: PathBuf,
     addresses: AddressSource,
+    shared: Option<SharedHandle>,
 }
+
+/// A [`SharedReads`] held by a host; hosts are equal when they share the same one.
+#[derive(Debug, Clone)]
+struct SharedHandle(Arc<SharedReads>);
+
+impl PartialEq for SharedHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedHandle {}
 
 /// An entry of `/sys/class/net`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +90,7 @@ impl HostRoot {
         HostRoot {
             root: root.into(),
             addresses: AddressSource::System,
+            shared: None,
         }
     }
 
@@ -93,6 +112,21 @@ impl HostRoot {
 
     /// The text of a host file (at most 256 KiB), `None` if it cannot be read.
     pub fn read(&self, relative: &str) -> Option<String> {
+        match &self.shared {
+            Some(shared) => shared
+                .0
+                .get_or_read(relative, Instant::now(), || self.read_file(relative)),
+            None => self.read_file(relative),
+        }
+    }
+
+    /// Serves reads through `shared`, which other hosts of this process may hold too.
+    pub fn with_shared_reads(mut self, shared: Arc<SharedReads>) -> HostRoot {
+        self.shared = Some(SharedHandle(shared));
+        self
+    }
+
+    fn read_file(&self, relative: &str) -> Option<String> {
         let mut text = String::new();
         fs::File::open(self.path(relative))
             .ok()?
@@ -205,6 +239,23 @@ fn system_addresses(interface: &str) -> Vec<InterfaceAddress> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_sharing_reads_see_one_text_and_a_plain_host_reads_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("proc")).unwrap();
+        fs::write(dir.path().join("proc/uptime"), "10.0 1.0\n").unwrap();
+        let shared = SharedReads::new(std::time::Duration::from_secs(3600));
+        let a = HostRoot::new(dir.path()).with_shared_reads(Arc::clone(&shared));
+        let b = HostRoot::new(dir.path()).with_shared_reads(shared);
+        let plain = HostRoot::new(dir.path());
+        assert_eq!(a.read_trimmed("proc/uptime").as_deref(), Some("10.0 1.0"));
+        fs::write(dir.path().join("proc/uptime"), "20.0 2.0\n").unwrap();
+        assert_eq!(b.read_trimmed("proc/uptime").as_deref(), Some("10.0 1.0"));
+        assert_eq!(plain.read_trimmed("proc/uptime").as_deref(), Some("20.0 2.0"));
+        assert_eq!(a, b);
+        assert_ne!(a, plain);
+    }
 
     #[test]
     fn system_addresses_of_loopback_include_127_0_0_1_when_present() {
