@@ -360,6 +360,7 @@ start_cloud_fleet() {
         local k=$(( n - first < per ? n - first : per ))
         "${FLEET_BIN:-$BIN}" sim fleet --cloud-port 27443 --cloud-password "$CLOUD_PASSWORD" \
             --cloud-ca-file "$SERVER_DIR/data/tls/self-signed-cert.pem" --devices "$k" \
+            --cloud-sources "${CLOUD_SOURCES:-250}" \
             --first "$first" --spawn-rate 100000 --duration "${FLEET_MAX_SECONDS:-600}" --quiet \
             >"$WORK/fleet-$i.json" 2>"$WORK/fleet-$i.err" &
         FLEET_PIDS+=("$!"); PIDS+=("$!")

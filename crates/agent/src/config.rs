@@ -173,6 +173,9 @@ pub struct CloudClientConfig {
     /// Wait before a service asks for a fresh subconnection URL after losing its
     /// subconnection, seconds (the server accepts one request per 5 s). Default: 5.
     pub service_retry_secs: u64,
+    /// Local address every cloud connection is opened from (a management interface's
+    /// address). Default: none, the kernel chooses.
+    pub source_address: Option<std::net::IpAddr>,
 }
 
 impl Default for CloudClientConfig {
@@ -189,6 +192,7 @@ impl Default for CloudClientConfig {
             service_ping_secs: 30,
             service_read_timeout_secs: 75,
             service_retry_secs: 5,
+            source_address: None,
         }
     }
 }

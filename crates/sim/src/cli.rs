@@ -50,6 +50,10 @@ pub struct FleetArgs {
     /// PEM certificate the cloud server is trusted with.
     #[arg(long)]
     pub cloud_ca_file: Option<PathBuf>,
+    /// Spread the cloud connections over this many loopback source addresses
+    /// (127.0.0.1, 127.0.0.2, ...), so that large fleets do not exhaust one address's ports.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub cloud_sources: u8,
     /// Devices.
     #[arg(long, default_value_t = 100)]
     pub devices: u64,
@@ -225,6 +229,7 @@ async fn fleet(a: FleetArgs) -> Result<(), SimError> {
             port,
             password: a.cloud_password,
             ca_file,
+            source_addresses: a.cloud_sources,
         }),
         (Some(_), None) => {
             return Err(SimError::Config(

@@ -36,6 +36,11 @@ pub struct CloudTarget {
     pub password: String,
     /// PEM file of the certificate to trust.
     pub ca_file: PathBuf,
+    /// Loopback source addresses the devices' connections are spread over: device `i`
+    /// connects from `127.0.0.{1 + i % n}`. 1 (or 0) leaves the choice to the kernel, which
+    /// then searches one address's ephemeral ports for every connection: at 4,500 devices
+    /// that search was 16 % of the fleet's CPU.
+    pub source_addresses: u8,
 }
 
 /// What fleet to run.
@@ -193,7 +198,7 @@ pub fn running_config(config: &FleetConfig) -> String {
     text
 }
 
-fn agent_config(config: &FleetConfig, serial: &str) -> AgentConfig {
+fn agent_config(config: &FleetConfig, index: u64, serial: &str) -> AgentConfig {
     let mut agent = AgentConfig::default();
     agent.identity.serial_number = Some(serial.to_owned());
     agent.identity.manufacturer = "Tether Simulated Devices".into();
@@ -207,6 +212,11 @@ fn agent_config(config: &FleetConfig, serial: &str) -> AgentConfig {
     if let Some(cloud) = &config.cloud {
         agent.cloud.trust = tether_agent::config::CloudTrustMode::CaFile;
         agent.cloud.ca_file = Some(cloud.ca_file.clone());
+        if cloud.source_addresses > 1 {
+            let spread = index % u64::from(cloud.source_addresses);
+            let host = 1 + u8::try_from(spread).unwrap_or(0);
+            agent.cloud.source_address = Some(std::net::Ipv4Addr::new(127, 0, 0, host).into());
+        }
     }
     agent
 }
@@ -232,7 +242,7 @@ impl Fleet {
         // adds a TLS session store of its own, so no device resumes another's session.
         let cloud_tls = match &config.cloud {
             Some(_) => {
-                let agent = agent_config(config, "tls");
+                let agent = agent_config(config, 0, "tls");
                 Some(
                     tether_agent::cloud::tls::client_config(&agent.cloud)
                         .map_err(|e| SimError::Tls(e.to_string()))?,
@@ -260,7 +270,7 @@ impl Fleet {
             tokio::time::sleep_until(due.into()).await;
             let serial = config.serials.render(config.first + i);
             let spec = SimDeviceSpec {
-                config: agent_config(config, &serial),
+                config: agent_config(config, config.first + i, &serial),
                 running_config: text.clone(),
                 handlers: handlers.clone(),
                 cloud_tls: cloud_tls.clone(),

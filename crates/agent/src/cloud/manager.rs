@@ -317,10 +317,12 @@ impl Manager {
                     let io = self.io.clone();
                     let tls = self.link.tls.get();
                     let timeout = self.link.request_timeout;
+                    let source = self.link.source;
                     let kept = self.kept.clone();
                     self.tracker.spawn(async move {
                         let body = message::encode(&request.body);
                         let post = Post {
+                            source,
                             domain: &request.domain,
                             address: request.address,
                             port: request.port,
@@ -406,10 +408,15 @@ impl Manager {
         let tls = self.link.tls.get();
         let hosts = self.ctx.running().config().cloud.ip_hosts;
         let timeout = self.link.request_timeout;
+        let source = self.link.source;
         self.tracker.spawn(async move {
+            let dial = net::Dial {
+                tls: &tls,
+                source,
+                hosts: &hosts,
+            };
             let opened = net::open_websocket(
-                &tls,
-                &hosts,
+                &dial,
                 &url,
                 &serial,
                 proof.as_deref(),

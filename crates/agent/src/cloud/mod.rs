@@ -55,6 +55,8 @@ pub struct Link {
     pub service_read_timeout: Duration,
     /// First wait before a service asks for a fresh URL.
     pub service_retry: Duration,
+    /// Local address of every connection, if configured.
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// Starts the cloud client on `tracker` if `cloud.enabled`; it stops on `shutdown`. A bad
@@ -92,6 +94,7 @@ pub fn spawn_with_tls(
         service_ping: Duration::from_secs(cfg.service_ping_secs.max(1)),
         service_read_timeout: Duration::from_secs(cfg.service_read_timeout_secs.max(1)),
         service_retry: Duration::from_secs(cfg.service_retry_secs.max(1)),
+        source: cfg.source_address,
     });
     tracker.spawn(manager::run(
         Arc::clone(ctx),

@@ -65,17 +65,18 @@ pub async fn resolve(hosts: &BTreeMap<String, Ipv4Addr>, name: &str) -> io::Resu
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
 }
 
-/// Opens TCP to `address:port` and runs the TLS handshake for `domain` (SNI and the name the
-/// certificate must carry), all within `timeout`.
+/// Opens TCP to `address:port` (from `source` if given) and runs the TLS handshake for
+/// `domain` (SNI and the name the certificate must carry), all within `timeout`.
 pub async fn connect_tls(
     tls: &Arc<ClientConfig>,
+    source: Option<IpAddr>,
     address: IpAddr,
     port: u16,
     domain: &str,
     timeout: Duration,
 ) -> Result<Tls, TransportFailure> {
     let name = server_name(domain)?;
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect((address, port)))
+    let tcp = tokio::time::timeout(timeout, connect_tcp(source, SocketAddr::new(address, port)))
         .await
         .map_err(|_| TransportFailure::Timeout)?
         .map_err(|_| TransportFailure::Connect)?;
@@ -88,6 +89,19 @@ pub async fn connect_tls(
             tracing::debug!(error = %e, domain, "TLS handshake with the cloud failed");
             TransportFailure::Tls
         })
+}
+
+/// TCP to `to`, bound first to `source` (any port) when one is configured.
+async fn connect_tcp(source: Option<IpAddr>, to: SocketAddr) -> io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(to).await;
+    };
+    let socket = match source {
+        IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(to).await
 }
 
 fn server_name(domain: &str) -> Result<ServerName<'static>, TransportFailure> {
@@ -103,6 +117,8 @@ fn server_name(domain: &str) -> Result<ServerName<'static>, TransportFailure> {
 pub struct Post<'a> {
     /// Host name (SNI, certificate, `Host`).
     pub domain: &'a str,
+    /// Local address to connect from, if configured.
+    pub source: Option<IpAddr>,
     /// Address to connect to.
     pub address: IpAddr,
     /// Port.
@@ -218,7 +234,7 @@ pub async fn post(
             Err(failed) => return Err(failed.into()),
         }
     }
-    let stream = connect_tls(tls, req.address, req.port, req.domain, timeout).await?;
+    let stream = connect_tls(tls, req.source, req.address, req.port, req.domain, timeout).await?;
     match exchange(stream, req, timeout).await {
         Ok(answer) => Ok(answer.keep(kept, origin)),
         Err(failed) => Err(failed.into()),
@@ -649,11 +665,21 @@ pub fn ws_config(max_message: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_message))
 }
 
+/// How a WebSocket is reached: trust, local address, the `ip host` table.
+#[derive(Debug, Clone, Copy)]
+pub struct Dial<'a> {
+    /// The TLS client configuration.
+    pub tls: &'a Arc<ClientConfig>,
+    /// Local address to connect from, if configured.
+    pub source: Option<IpAddr>,
+    /// Names resolved before the system resolver.
+    pub hosts: &'a BTreeMap<String, Ipv4Addr>,
+}
+
 /// Opens `url` as a WebSocket with the protocol's headers (§6.1), resolving its host through
 /// `hosts` and the system resolver.
 pub async fn open_websocket(
-    tls: &Arc<ClientConfig>,
-    hosts: &BTreeMap<String, Ipv4Addr>,
+    dial: &Dial<'_>,
     url: &str,
     serial: &str,
     proof: Option<&str>,
@@ -661,13 +687,20 @@ pub async fn open_websocket(
     timeout: Duration,
 ) -> Result<(Ws, IpAddr), OpenError> {
     let parsed = WsUrl::parse(url).ok_or(OpenError::Rejected(400))?;
-    let address = tokio::time::timeout(timeout, resolve(hosts, &parsed.host))
+    let address = tokio::time::timeout(timeout, resolve(dial.hosts, &parsed.host))
         .await
         .map_err(|_| OpenError::Transport(TransportFailure::Timeout))?
         .map_err(|_| OpenError::Transport(TransportFailure::Connect))?;
-    let stream = connect_tls(tls, address, parsed.port, &parsed.host, timeout)
-        .await
-        .map_err(OpenError::Transport)?;
+    let stream = connect_tls(
+        dial.tls,
+        dial.source,
+        address,
+        parsed.port,
+        &parsed.host,
+        timeout,
+    )
+    .await
+    .map_err(OpenError::Transport)?;
     let mut request = url
         .into_client_request()
         .map_err(|_| OpenError::Rejected(400))?;
@@ -946,6 +979,7 @@ mod tests {
         /// A `POST` to `domain` on this server.
         async fn post(&self, domain: &str, kept: &KeepAlive) -> Result<String, TransportFailure> {
             let req = Post {
+                source: None,
                 domain,
                 address: self.addr.ip(),
                 port: self.addr.port(),

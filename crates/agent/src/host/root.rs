@@ -252,7 +252,10 @@ mod tests {
         assert_eq!(a.read_trimmed("proc/uptime").as_deref(), Some("10.0 1.0"));
         fs::write(dir.path().join("proc/uptime"), "20.0 2.0\n").unwrap();
         assert_eq!(b.read_trimmed("proc/uptime").as_deref(), Some("10.0 1.0"));
-        assert_eq!(plain.read_trimmed("proc/uptime").as_deref(), Some("20.0 2.0"));
+        assert_eq!(
+            plain.read_trimmed("proc/uptime").as_deref(),
+            Some("20.0 2.0")
+        );
         assert_eq!(a, b);
         assert_ne!(a, plain);
     }

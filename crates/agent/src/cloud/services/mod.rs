@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cloud::Link;
-use crate::cloud::net::{OpenError, open_websocket};
+use crate::cloud::net::{Dial, OpenError, open_websocket};
 use crate::context::AgentContext;
 use channel::{Channel, ChannelEnd};
 
@@ -174,11 +174,15 @@ async fn run(
         };
         let hosts = ctx.running().config().cloud.ip_hosts;
         let tls = link.tls.get();
+        let dial = Dial {
+            tls: &tls,
+            source: link.source,
+            hosts: &hosts,
+        };
         let opened = tokio::select! {
             () = shutdown.cancelled() => return,
             opened = open_websocket(
-                &tls,
-                &hosts,
+                &dial,
                 &grant.url,
                 &link.serial,
                 grant.proof.as_deref(),

@@ -26,11 +26,22 @@ fn connections(posts: &[(usize, String)]) -> Vec<usize> {
 /// A test cloud treating handshake connections as `after_post` says, and an agent connected
 /// to it.
 fn connect_with(dir: &std::path::Path, after_post: AfterPost) -> (TestCloud, super::TestAgent) {
+    connect_from(dir, after_post, None)
+}
+
+/// As [`connect_with`], the agent's cloud connections opened from `source` if given.
+fn connect_from(
+    dir: &std::path::Path,
+    after_post: AfterPost,
+    source: Option<std::net::IpAddr>,
+) -> (TestCloud, super::TestAgent) {
     let pki = Pki::new();
     let cloud = TestCloud::start(&pki, 0, "cloud.test");
     cloud.add_device(SERIAL, "s3cret", "alice");
     cloud.shared.lock().unwrap().after_post = after_post;
-    let agent = start(dir, cloud_config(dir, &pki));
+    let mut config = cloud_config(dir, &pki);
+    config.cloud.source_address = source;
+    let agent = start(dir, config);
     // The domain last: one attempt, with every setting in place.
     let port = format!("cloud-management server port {}", cloud.addr.port());
     configure(
@@ -65,6 +76,22 @@ fn the_handshake_requests_share_one_kept_alive_connection_closed_before_the_tunn
     });
     let accepted = cloud.shared.lock().unwrap().accepted;
     assert_eq!(accepted, 5);
+    agent.stop();
+}
+
+#[test]
+fn every_cloud_connection_comes_from_the_configured_source_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let source: std::net::IpAddr = [127, 0, 0, 2].into();
+    let (cloud, agent) = connect_from(dir.path(), AfterPost::KeepAlive, Some(source));
+    wait_until(10, "three subconnections", || {
+        ["terminal", "config", "telemetry"]
+            .iter()
+            .all(|s| cloud.service_connected(s))
+    });
+    let peers = cloud.shared.lock().unwrap().peers.clone();
+    assert_eq!(peers.len(), 5, "{peers:?}");
+    assert!(peers.iter().all(|p| *p == source), "{peers:?}");
     agent.stop();
 }
 

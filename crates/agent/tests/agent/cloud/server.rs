@@ -109,6 +109,8 @@ pub struct Shared {
     pub after_post: AfterPost,
     /// TCP connections accepted.
     pub accepted: usize,
+    /// The address each accepted connection came from, in order.
+    pub peers: Vec<std::net::IpAddr>,
     /// Handshake requests answered: (connection number from 0, path).
     pub posts: Vec<(usize, String)>,
     /// Handshake requests whose connection was closed instead of answering.
@@ -178,6 +180,7 @@ impl TestCloud {
             log: Vec::new(),
             after_post: AfterPost::KeepAlive,
             accepted: 0,
+            peers: Vec::new(),
             posts: Vec::new(),
             dropped_posts: 0,
             handshakes: Vec::new(),
@@ -191,11 +194,12 @@ impl TestCloud {
         let s = Arc::clone(&shared);
         rt.spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else {
+                let Ok((tcp, peer)) = listener.accept().await else {
                     continue;
                 };
                 let conn = {
                     let mut st = s.lock().unwrap();
+                    st.peers.push(peer.ip());
                     st.accepted += 1;
                     st.accepted - 1
                 };
