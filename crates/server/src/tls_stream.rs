@@ -483,7 +483,10 @@ mod tests {
     async fn a_later_connection_resumes_with_a_stateless_ticket_from_an_earlier_one() {
         let dir = tempfile::tempdir().unwrap();
         let (server, connector) = configs(dir.path());
-        assert!(server.ticketer.enabled(), "tickets carry the session, not a server cache");
+        assert!(
+            server.ticketer.enabled(),
+            "tickets carry the session, not a server cache"
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut kinds = Vec::new();

@@ -621,19 +621,39 @@ mod cases {
         let confirmed = s.record_inform(&third).await.unwrap();
         assert_eq!(confirmed.last_inform_at, Some(at(400)));
         let params = s.list_parameters(&id.id, None).await.unwrap();
-        let find = |name: &str| params.iter().find(|p| p.name.ends_with(name)).unwrap().clone();
-        assert_eq!(find("SoftwareVersion").learned_at, at(300), "unchanged: not rewritten");
+        let find = |name: &str| {
+            params
+                .iter()
+                .find(|p| p.name.ends_with(name))
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            find("SoftwareVersion").learned_at,
+            at(300),
+            "unchanged: not rewritten"
+        );
         assert_eq!(find("PeriodicInformInterval").learned_at, at(400));
-        assert_eq!(find("PeriodicInformInterval").xsi_type.as_deref(), Some("xsd:int"));
+        assert_eq!(
+            find("PeriodicInformInterval").xsi_type.as_deref(),
+            Some("xsd:int")
+        );
         s.upsert_parameters(
             &id.id,
-            &[ParameterUpdate::value("Device.DeviceInfo.SoftwareVersion", "1.1", "xsd:string")],
+            &[ParameterUpdate::value(
+                "Device.DeviceInfo.SoftwareVersion",
+                "1.1",
+                "xsd:string",
+            )],
             at(500),
         )
         .await
         .unwrap();
         let params = s.list_parameters(&id.id, None).await.unwrap();
-        let version = params.iter().find(|p| p.name.ends_with("SoftwareVersion")).unwrap();
+        let version = params
+            .iter()
+            .find(|p| p.name.ends_with("SoftwareVersion"))
+            .unwrap();
         assert_eq!(version.learned_at, at(500), "an explicit read refreshes");
 
         assert_eq!(s.device("00D09E-HGW-missing").await.unwrap(), None);
