@@ -17,7 +17,6 @@ use tether_cloudlink::message::{
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tracing::Instrument as _;
 
 use super::config_service::InFlight;
 use super::mailbox;
@@ -90,8 +89,8 @@ pub fn run(
     slot: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> + Send + 'static {
     let id: u64 = rand::random();
-    let span = tracing::info_span!("subconnection", %serial, service = service.name());
-    serve(cloud, ws, serial, service, id, slot).instrument(span)
+    // No span for the subconnection's life: see the log note in `tunnel.rs`.
+    serve(cloud, ws, serial, service, id, slot)
 }
 
 /// An `async move` block rather than an `async fn`, which would keep room for a second copy of
@@ -129,7 +128,7 @@ async fn lifetime(cloud: &Arc<Cloud>, ws: &mut WsStream, serial: &str, service: 
         }
         Ok(None) => {}
     }
-    tracing::info!("subconnection established");
+    tracing::info!(%serial, service = service.name(), "subconnection established");
     let mut state = match service {
         Service::Terminal => State::Terminal(Sessions::default()),
         Service::Config => State::Config(InFlight::default()),
@@ -143,7 +142,7 @@ async fn lifetime(cloud: &Arc<Cloud>, ws: &mut WsStream, serial: &str, service: 
         sessions.close_all("the device's terminal service closed");
     }
     cloud.registry.release_service(serial, service.name(), id);
-    tracing::info!(code = ?code.map(CloseCode::code), "subconnection closed");
+    tracing::info!(%serial, service = service.name(), code = ?code.map(CloseCode::code), "subconnection closed");
 }
 
 async fn drive(
@@ -275,7 +274,7 @@ async fn on_text(cloud: &Cloud, serial: &str, state: &mut State, bytes: &[u8]) -
                 let now = clock::now();
                 cloud.telemetry.push(serial, now, &value);
                 if let Err(e) = cloud.store.set_cloud_telemetry(serial, &value, now).await {
-                    tracing::warn!(error = %e, "cannot persist the latest telemetry sample");
+                    tracing::warn!(%serial, error = %e, "cannot persist the latest telemetry sample");
                 }
                 Step::Continue
             }

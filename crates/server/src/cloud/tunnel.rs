@@ -6,6 +6,10 @@
 //! online only once registered end to end), on keepalives at most once per
 //! `cloud.presence_write_interval`, and on close (unless a newer tunnel took over).
 //!
+//! Log lines name the device and tunnel in their own fields rather than through a span held
+//! for the tunnel's life: the log subscriber keeps ~0.3 KiB per live span, which was 4 % of an
+//! idle tunnel's memory (BENCHMARKS.md, "Third round").
+//!
 //! Must not touch: subconnection traffic (see `subconn.rs`), HTTP (see `http.rs`).
 
 use std::net::SocketAddr;
@@ -19,7 +23,6 @@ use tether_cloudlink::server::{Output, Request, TunnelSession};
 use tether_store::TunnelUp;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::Message;
-use tracing::Instrument as _;
 
 use super::mailbox;
 use super::registry::{ServiceCmd, TunnelCmd};
@@ -40,8 +43,7 @@ pub fn run(
     slot: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> + Send + 'static {
     let id: u64 = rand::random();
-    let span = tracing::info_span!("tunnel", %serial, tunnel = %format_args!("{id:016x}"));
-    serve(cloud, ws, serial, id, keepalive, peer, slot).instrument(span)
+    serve(cloud, ws, serial, id, keepalive, peer, slot)
 }
 
 /// Written as an `async move` block rather than an `async fn`: an `async fn` moves its arguments
@@ -89,11 +91,11 @@ async fn lifetime(
     };
     let code = match recorded {
         Ok(()) => {
-            tracing::info!(%peer, keepalive, "tunnel established");
+            tracing::info!(%serial, tunnel = %tunnel_id, %peer, keepalive, "tunnel established");
             drive(cloud, ws, serial, id, &tunnel_id, keepalive, &mut rx).await
         }
         Err(e) => {
-            tracing::warn!(error = %e, "cannot record presence; refusing the tunnel");
+            tracing::warn!(%serial, tunnel = %tunnel_id, error = %e, "cannot record presence; refusing the tunnel");
             Some(CloseCode::InternalError)
         }
     };
@@ -109,9 +111,11 @@ async fn lifetime(
         .await
     {
         Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot record the end of the tunnel"),
+        Err(e) => {
+            tracing::warn!(%serial, tunnel = %tunnel_id, error = %e, "cannot record the end of the tunnel");
+        }
     }
-    tracing::info!(code = ?code.map(CloseCode::code), "tunnel closed");
+    tracing::info!(%serial, tunnel = %tunnel_id, code = ?code.map(CloseCode::code), "tunnel closed");
 }
 
 /// The tunnel's loop; returns the close code to send (`None`: the peer is gone).
@@ -165,7 +169,7 @@ async fn drive(
                         if keepalive_ack && now >= presence_at + presence_every {
                             presence_at = now;
                             if let Err(e) = cloud.store.cloud_keepalive(serial, tunnel_id, clock::now()).await {
-                                tracing::warn!(error = %e, "cannot record keepalive");
+                                tracing::warn!(%serial, tunnel = %tunnel_id, error = %e, "cannot record keepalive");
                             }
                         }
                     }
@@ -232,7 +236,7 @@ async fn deliver(
             return outcome.is_ok().then(|| session.close(CloseCode::Unbound));
         }
         Request::CommandAck { id, ok } => {
-            tracing::info!(command = id, ok, "device answered a command");
+            tracing::info!(%serial, command = id, ok, "device answered a command");
             return None;
         }
     };
