@@ -3,7 +3,7 @@
 //! server closes it), and TLS sessions resumed only by the device that made them.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tether_agent::sim::{SimDevice, SimDeviceSpec};
 use tether_cli::display::CloudConnectionState;
@@ -153,16 +153,23 @@ fn sim_device(
     .unwrap()
 }
 
-fn wait_tunnel(device: &SimDevice, secs: u64) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let state = device.context().cloud_state();
-        if state.connection == CloudConnectionState::Established {
-            return;
+/// Waits for the device's tunnel on its own state channel (no polling).
+fn wait_tunnel(rt: &tokio::runtime::Runtime, device: &SimDevice, secs: u64) {
+    let mut state = device.context().subscribe_cloud();
+    let established = async {
+        loop {
+            if state.borrow_and_update().connection == CloudConnectionState::Established {
+                return true;
+            }
+            if state.changed().await.is_err() {
+                return false;
+            }
         }
-        assert!(Instant::now() < end, "no tunnel after {secs}s: {state:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    };
+    let up =
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(secs), established).await });
+    let last = device.context().cloud_state();
+    assert_eq!(up, Ok(true), "no tunnel after {secs}s: {last:?}");
 }
 
 #[test]
@@ -184,7 +191,7 @@ fn simulated_devices_on_one_tls_configuration_resume_only_their_own_sessions() {
         let _rt = rt.enter();
         sim_device(dir.path(), &pki, &cloud, "SN-SIM-A", &shared)
     };
-    wait_tunnel(&a, 20);
+    wait_tunnel(&rt, &a, 20);
     wait_until(10, "A's three subconnections", || {
         ["terminal", "config", "telemetry"]
             .iter()
@@ -205,7 +212,7 @@ fn simulated_devices_on_one_tls_configuration_resume_only_their_own_sessions() {
         let _rt = rt.enter();
         sim_device(dir.path(), &pki, &cloud, "SN-SIM-B", &shared)
     };
-    wait_tunnel(&b, 20);
+    wait_tunnel(&rt, &b, 20);
     let handshakes = cloud.shared.lock().unwrap().handshakes.clone();
     // B cannot hold a ticket of A's: its first handshake is a full one.
     assert!(
