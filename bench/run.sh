@@ -18,6 +18,8 @@
 #   DEVICE_BIN        footprint: a prebuilt device build; otherwise it is built
 #   FOOTPRINT_SETTLE [30]  footprint: seconds the agent runs before it is measured
 #   OUT [bench/out]   JSON summaries are kept here     SMOKE=1      tiny fleet, seconds (tests)
+#   FLEET_BIN         tunnels/storm: the build the cloud fleet runs (default BIN)
+#   CLOUD_SOURCES [250]  tunnels/storm: loopback source addresses the fleet is spread over
 #
 # Load goes to loopback only; every process started here is stopped by the exit trap.
 set -euo pipefail

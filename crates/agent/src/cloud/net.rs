@@ -100,7 +100,11 @@ async fn connect_tcp(source: Option<IpAddr>, to: SocketAddr) -> io::Result<TcpSt
         IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
-    socket.bind(SocketAddr::new(source, 0))?;
+    if let Err(e) = socket.bind(SocketAddr::new(source, 0)) {
+        // A configuration mistake rather than a network failure: say which.
+        tracing::warn!(%source, error = %e, "cannot open a cloud connection from cloud.source_address");
+        return Err(e);
+    }
     socket.connect(to).await
 }
 
@@ -1123,6 +1127,18 @@ mod tests {
         );
         assert_eq!(server.accepted(), 1);
         assert!(!kept.is_holding());
+    }
+
+    #[tokio::test]
+    async fn a_source_address_not_on_this_host_fails_before_connecting() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = listener.local_addr().unwrap();
+        let foreign = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)); // TEST-NET-1
+        let err = connect_tcp(Some(foreign), to).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrNotAvailable);
+        let local = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+        let tcp = connect_tcp(Some(local), to).await.unwrap();
+        assert_eq!(tcp.local_addr().unwrap().ip(), local);
     }
 
     #[tokio::test]
