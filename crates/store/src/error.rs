@@ -77,3 +77,43 @@ impl<T> DbResultExt<T> for Result<T, sqlx::migrate::MigrateError> {
         self.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
     }
 }
+
+/// Maps a rusqlite error (the SQLite hot path, `sql/sqlite_hot_path.rs`) onto [`StoreError`]
+/// by the same rules as [`from_sqlx`]. The only place that inspects `rusqlite::Error`.
+pub(crate) fn from_rusqlite(err: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match err {
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("row not found".into()),
+        rusqlite::Error::SqliteFailure(code, message) => {
+            let message = message.unwrap_or_else(|| code.to_string());
+            match code.code {
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                    StoreError::Unavailable(message)
+                }
+                // SQLITE_CONSTRAINT_UNIQUE (2067), _PRIMARYKEY (1555), _FOREIGNKEY (787),
+                // _NOTNULL (1299), _CHECK (275).
+                ErrorCode::ConstraintViolation => match code.extended_code {
+                    2067 | 1555 => StoreError::Conflict(message),
+                    787 => StoreError::NotFound(message),
+                    _ => StoreError::Invalid(message),
+                },
+                ErrorCode::CannotOpen | ErrorCode::NotADatabase | ErrorCode::SystemIoFailure => {
+                    StoreError::Unavailable(message)
+                }
+                _ => StoreError::Backend(message),
+            }
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+/// `.hot()` on rusqlite results, as `.db()` on sqlx ones.
+pub(crate) trait HotResultExt<T> {
+    fn hot(self) -> StoreResult<T>;
+}
+
+impl<T> HotResultExt<T> for Result<T, rusqlite::Error> {
+    fn hot(self) -> StoreResult<T> {
+        self.map_err(from_rusqlite)
+    }
+}

@@ -5,7 +5,7 @@ use crate::Timestamp;
 /// What was learned about one parameter (or object, when the name ends in `.`). Fields left
 /// `None` keep their stored value, so values (GetParameterValues), names (GetParameterNames) and
 /// attributes (GetParameterAttributes) can be recorded independently.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ParameterUpdate {
     pub name: String,
     pub value: Option<String>,

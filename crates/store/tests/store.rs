@@ -148,6 +148,7 @@ store_tests!(
     token_lookup_by_hash_honours_expiry_and_revocation,
     inform_upsert_then_get_device,
     concurrent_informs_share_commits_and_each_gets_its_own_device,
+    an_inform_repeating_old_values_restores_them_after_other_writes,
     concurrent_device_and_next_task_reads_each_get_their_own_answer,
     parameter_batch_of_1000_in_one_call,
     parameter_attributes_and_subtree_delete,
@@ -530,6 +531,45 @@ mod cases {
                 "{id}: the parameters come from the Inform the device row shows"
             );
         }
+    }
+
+    /// The hot path skips an Inform's parameter upsert when the list repeats what it last
+    /// stored; any other write in between (a GetParameterValues result, a subtree delete)
+    /// must void that, so a device reporting its old values again is believed.
+    pub async fn an_inform_repeating_old_values_restores_them_after_other_writes(db: TestDb) {
+        let s = &db.store;
+        let id = identity("REPEAT", "HGW");
+        let mut record = inform(id.clone(), at(1));
+        record.parameters = vec![
+            ParameterUpdate::value("Device.X", "1", "xsd:int"),
+            ParameterUpdate::value("Device.Y", "y", "xsd:string"),
+        ];
+        let value_of = |params: Vec<Parameter>, name: &str| {
+            params
+                .into_iter()
+                .find(|p| p.name == name)
+                .and_then(|p| p.value)
+        };
+        s.record_inform(&record).await.unwrap();
+        s.record_inform(&record).await.unwrap();
+        s.upsert_parameters(
+            &id.id,
+            &[ParameterUpdate::value("Device.X", "2", "xsd:int")],
+            at(2),
+        )
+        .await
+        .unwrap();
+        record.at = at(3);
+        s.record_inform(&record).await.unwrap();
+        let params = s.list_parameters(&id.id, None).await.unwrap();
+        assert_eq!(value_of(params, "Device.X").as_deref(), Some("1"));
+
+        s.delete_parameter_subtree(&id.id, "Device.").await.unwrap();
+        record.at = at(4);
+        s.record_inform(&record).await.unwrap();
+        let params = s.list_parameters(&id.id, None).await.unwrap();
+        assert_eq!(params.len(), 2, "the Inform's parameters are stored again");
+        assert_eq!(value_of(params, "Device.Y").as_deref(), Some("y"));
     }
 
     pub async fn inform_upsert_then_get_device(db: TestDb) {
@@ -2249,6 +2289,66 @@ mod sqlite_only {
         store.create_account(&account, T0).await.unwrap();
         for _ in 0..20 {
             assert!(store.account_by_name("mem").await.unwrap().is_some());
+        }
+    }
+
+    /// Informs go through the hot path's own write connection, other writes through the sqlx
+    /// writer; they take turns instead of contending for SQLite's lock. With no busy timeout at
+    /// all, any overlap would fail at once with "database is locked" (Unavailable).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn informs_and_other_writes_take_turns_without_waiting_on_a_busy_database() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut options = OpenOptions::new(tmp.path().join("data").to_str().unwrap());
+        options.sqlite_busy_timeout = Duration::ZERO;
+        let store = open_with(&options).await.unwrap();
+        let mut calls = Vec::new();
+        for n in 0..200 {
+            let s = store.clone();
+            calls.push(tokio::spawn(async move {
+                let identity = DeviceIdentity {
+                    id: format!("00D09E-HGW-TURN{n:03}"),
+                    oui: "00D09E".into(),
+                    product_class: "HGW".into(),
+                    serial_number: format!("TURN{n:03}"),
+                    manufacturer: "Acme".into(),
+                };
+                let inform = InformRecord {
+                    identity: identity.clone(),
+                    at: T0,
+                    events: Vec::new(),
+                    remote_addr: None,
+                    connection_request_url: None,
+                    online_until: None,
+                    parameters: (0..20)
+                        .map(|i| ParameterUpdate::value(format!("Device.P.{i}"), "1", "xsd:int"))
+                        .collect(),
+                };
+                s.record_inform(&inform).await?;
+                // Through the sqlx writer, while other devices' Informs are being written.
+                let updates: Vec<ParameterUpdate> = (0..50)
+                    .map(|i| ParameterUpdate::value(format!("Device.Q.{i}"), "2", "xsd:int"))
+                    .collect();
+                s.upsert_parameters(&identity.id, &updates, T0).await?;
+                s.create_task(&NewTask {
+                    device_id: identity.id.clone(),
+                    kind: "Reboot".into(),
+                    payload: json!({}),
+                    expires_at: None,
+                    created_at: T0,
+                })
+                .await?;
+                s.record_inform(&inform).await.map(drop)
+            }));
+        }
+        for (n, call) in calls.into_iter().enumerate() {
+            if let Err(e) = call.await.unwrap() {
+                panic!("device {n}: {e}");
+            }
+        }
+        for n in [0, 99, 199] {
+            let id = format!("00D09E-HGW-TURN{n:03}");
+            assert_eq!(store.list_parameters(&id, None).await.unwrap().len(), 70);
+            assert!(store.next_task(&id, T0).await.unwrap().is_some());
         }
     }
 

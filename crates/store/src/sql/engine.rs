@@ -15,13 +15,18 @@ use super::cloud_engine as cloud;
 use super::{Backend, Db, KIND, begin_write};
 use crate::error::DbResultExt;
 use crate::sql::batcher::Batcher;
+use crate::sql::rows::{
+    INFORM_DEVICE_UPSERT_SET, ONLY_IF_CHANGED, PARAMETER_UPSERT_SET, RawDevice, RawTask,
+    access_list_to_json, credentials, device_columns, events_to_json, merge_updates, parse_json,
+    require_nonempty, task_columns,
+};
 use crate::store::{BackendKind, FaultFilter, Store, StoreFuture};
 use crate::{
     Account, AccountId, ApiToken, Credentials, CredentialsOrigin, Device, DeviceFilter,
-    DeviceIdentity, Fault, FaultId, InformEvent, InformRecord, NewAccount, NewApiToken, NewFault,
-    NewTask, Page, Paged, Parameter, ParameterUpdate, RecoveryOutcome, RecoveryPolicy,
-    RecoveryScope, SerialMatch, StoreError, StoreResult, Task, TaskFault, TaskFilter, TaskId,
-    TaskState, Timestamp, TokenHash, TokenId, TokenOwner,
+    DeviceIdentity, Fault, FaultId, InformRecord, NewAccount, NewApiToken, NewFault, NewTask, Page,
+    Paged, Parameter, ParameterUpdate, RecoveryOutcome, RecoveryPolicy, RecoveryScope, SerialMatch,
+    StoreError, StoreResult, Task, TaskFault, TaskFilter, TaskId, TaskState, Timestamp, TokenHash,
+    TokenId, TokenOwner,
 };
 use crate::{
     BindingChange, CloudDevice, ConfigChange, NewCloudDevice, NewConfigChange, NewUnbindCode,
@@ -47,23 +52,6 @@ macro_rules! token_columns {
     };
 }
 
-macro_rules! device_columns {
-    () => {
-        "d.id, d.device_key, d.oui, d.product_class, d.serial_number, d.manufacturer, d.owner_id, \
-         d.created_at, d.last_inform_at, d.last_inform_events, d.remote_addr, d.online_until, \
-         d.conn_req_url, d.conn_req_username, d.conn_req_password, d.conn_req_source, \
-         d.cpe_username, d.cpe_password"
-    };
-}
-
-macro_rules! task_columns {
-    () => {
-        "t.id, d.device_key, t.kind, t.payload, t.state, t.created_at, t.updated_at, \
-         t.expires_at, t.attempts, t.session_id, t.dispatched_at, t.result, t.fault_code, \
-         t.fault_message, t.fault_detail"
-    };
-}
-
 macro_rules! fault_columns {
     () => {
         "f.id, d.device_key, f.task_id, f.code, f.message, f.detail, f.created_at"
@@ -78,18 +66,6 @@ fn ts(ms: i64) -> Timestamp {
 
 fn opt_ts(ms: Option<i64>) -> Option<Timestamp> {
     ms.map(Timestamp)
-}
-
-fn parse_json(text: &str, what: &str) -> StoreResult<serde_json::Value> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Backend(format!("stored {what} is not JSON: {e}")))
-}
-
-fn credentials(username: Option<String>, password: Option<String>) -> Option<Credentials> {
-    match (username, password) {
-        (Some(username), Some(password)) => Some(Credentials { username, password }),
-        _ => None,
-    }
 }
 
 fn account_from_row(row: &DbRow) -> StoreResult<Account> {
@@ -117,80 +93,27 @@ fn token_from_row(row: &DbRow) -> StoreResult<ApiToken> {
     })
 }
 
-fn events_to_json(events: &[InformEvent]) -> String {
-    let list: Vec<serde_json::Value> = events
-        .iter()
-        .map(|e| serde_json::json!({ "code": e.code, "command_key": e.command_key }))
-        .collect();
-    serde_json::Value::Array(list).to_string()
-}
-
-fn events_from_json(text: &str) -> StoreResult<Vec<InformEvent>> {
-    let value = parse_json(text, "inform events")?;
-    let field = |item: &serde_json::Value, key: &str| {
-        item.get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    Ok(value
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|item| InformEvent {
-                    code: field(item, "code"),
-                    command_key: field(item, "command_key"),
-                })
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
 fn device_from_row(row: &DbRow) -> StoreResult<Device> {
-    let events: String = row.try_get("last_inform_events").db()?;
-    let connection_request_credentials = credentials(
-        row.try_get("conn_req_username").db()?,
-        row.try_get("conn_req_password").db()?,
-    );
-    let source: Option<String> = row.try_get("conn_req_source").db()?;
-    let connection_request_credentials_origin = match (&connection_request_credentials, source) {
-        (None, _) => None,
-        (Some(_), None) => Some(CredentialsOrigin::Configured),
-        (Some(_), Some(text)) => Some(CredentialsOrigin::parse(&text).ok_or_else(|| {
-            StoreError::Backend(format!("stored credentials origin {text:?} is unknown"))
-        })?),
-    };
-    Ok(Device {
-        identity: DeviceIdentity {
-            id: row.try_get("device_key").db()?,
-            oui: row.try_get("oui").db()?,
-            product_class: row.try_get("product_class").db()?,
-            serial_number: row.try_get("serial_number").db()?,
-            manufacturer: row.try_get("manufacturer").db()?,
-        },
-        owner: row
-            .try_get::<Option<i64>, _>("owner_id")
-            .db()?
-            .map(AccountId),
-        created_at: ts(row.try_get("created_at").db()?),
-        last_inform_at: opt_ts(row.try_get("last_inform_at").db()?),
-        last_inform_events: events_from_json(&events)?,
+    RawDevice {
+        device_key: row.try_get("device_key").db()?,
+        oui: row.try_get("oui").db()?,
+        product_class: row.try_get("product_class").db()?,
+        serial_number: row.try_get("serial_number").db()?,
+        manufacturer: row.try_get("manufacturer").db()?,
+        owner_id: row.try_get("owner_id").db()?,
+        created_at: row.try_get("created_at").db()?,
+        last_inform_at: row.try_get("last_inform_at").db()?,
+        last_inform_events: row.try_get("last_inform_events").db()?,
         remote_addr: row.try_get("remote_addr").db()?,
-        online_until: opt_ts(row.try_get("online_until").db()?),
-        connection_request_url: row.try_get("conn_req_url").db()?,
-        connection_request_credentials,
-        connection_request_credentials_origin,
-        cpe_credentials: credentials(
-            row.try_get("cpe_username").db()?,
-            row.try_get("cpe_password").db()?,
-        ),
-    })
-}
-
-fn access_list_to_json(list: &Option<Vec<String>>) -> Option<String> {
-    list.as_ref()
-        .map(|l| serde_json::Value::from(l.clone()).to_string())
+        online_until: row.try_get("online_until").db()?,
+        conn_req_url: row.try_get("conn_req_url").db()?,
+        conn_req_username: row.try_get("conn_req_username").db()?,
+        conn_req_password: row.try_get("conn_req_password").db()?,
+        conn_req_source: row.try_get("conn_req_source").db()?,
+        cpe_username: row.try_get("cpe_username").db()?,
+        cpe_password: row.try_get("cpe_password").db()?,
+    }
+    .decode()
 }
 
 fn parameter_from_row(row: &DbRow) -> StoreResult<Parameter> {
@@ -216,48 +139,24 @@ fn parameter_from_row(row: &DbRow) -> StoreResult<Parameter> {
 }
 
 fn task_from_row(row: &DbRow) -> StoreResult<Task> {
-    let state: String = row.try_get("state").db()?;
-    let state = TaskState::parse(&state)
-        .ok_or_else(|| StoreError::Backend(format!("unknown task state {state:?}")))?;
-    let payload: String = row.try_get("payload").db()?;
-    let result: Option<String> = row.try_get("result").db()?;
-    let fault_code: Option<String> = row.try_get("fault_code").db()?;
-    let fault = match fault_code {
-        None => None,
-        Some(code) => {
-            let detail: Option<String> = row.try_get("fault_detail").db()?;
-            Some(TaskFault {
-                code,
-                message: row
-                    .try_get::<Option<String>, _>("fault_message")
-                    .db()?
-                    .unwrap_or_default(),
-                detail: match detail {
-                    Some(text) => parse_json(&text, "fault detail")?,
-                    None => serde_json::Value::Null,
-                },
-            })
-        }
-    };
-    let attempts: i64 = row.try_get("attempts").db()?;
-    Ok(Task {
-        id: TaskId(row.try_get("id").db()?),
-        device_id: row.try_get("device_key").db()?,
+    RawTask {
+        id: row.try_get("id").db()?,
+        device_key: row.try_get("device_key").db()?,
         kind: row.try_get("kind").db()?,
-        payload: parse_json(&payload, "task payload")?,
-        state,
-        created_at: ts(row.try_get("created_at").db()?),
-        updated_at: ts(row.try_get("updated_at").db()?),
-        expires_at: opt_ts(row.try_get("expires_at").db()?),
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        payload: row.try_get("payload").db()?,
+        state: row.try_get("state").db()?,
+        created_at: row.try_get("created_at").db()?,
+        updated_at: row.try_get("updated_at").db()?,
+        expires_at: row.try_get("expires_at").db()?,
+        attempts: row.try_get("attempts").db()?,
         session_id: row.try_get("session_id").db()?,
-        dispatched_at: opt_ts(row.try_get("dispatched_at").db()?),
-        result: match result {
-            Some(text) => Some(parse_json(&text, "task result")?),
-            None => None,
-        },
-        fault,
-    })
+        dispatched_at: row.try_get("dispatched_at").db()?,
+        result: row.try_get("result").db()?,
+        fault_code: row.try_get("fault_code").db()?,
+        fault_message: row.try_get("fault_message").db()?,
+        fault_detail: row.try_get("fault_detail").db()?,
+    }
+    .decode()
 }
 
 fn fault_from_row(row: &DbRow) -> StoreResult<Fault> {
@@ -302,50 +201,8 @@ fn prefix_upper_bound(prefix: &str) -> Option<String> {
     None
 }
 
-fn require_nonempty(value: &str, what: &str) -> StoreResult<()> {
-    if value.is_empty() {
-        Err(StoreError::Invalid(format!("{what} must not be empty")))
-    } else {
-        Ok(())
-    }
-}
-
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
-}
-
-/// Merges updates of the same name (later fields win) so one batch never touches a row twice.
-fn merge_updates(parameters: &[ParameterUpdate]) -> StoreResult<Vec<ParameterUpdate>> {
-    let mut merged: Vec<ParameterUpdate> = Vec::with_capacity(parameters.len());
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(parameters.len());
-    for update in parameters {
-        require_nonempty(&update.name, "parameter name")?;
-        match index.get(update.name.as_str()) {
-            None => {
-                index.insert(&update.name, merged.len());
-                merged.push(update.clone());
-            }
-            Some(&i) => {
-                let into = &mut merged[i];
-                if update.value.is_some() {
-                    into.value.clone_from(&update.value);
-                }
-                if update.xsi_type.is_some() {
-                    into.xsi_type.clone_from(&update.xsi_type);
-                }
-                if update.writable.is_some() {
-                    into.writable = update.writable;
-                }
-                if update.notification.is_some() {
-                    into.notification = update.notification;
-                }
-                if update.access_list.is_some() {
-                    into.access_list.clone_from(&update.access_list);
-                }
-            }
-        }
-    }
-    Ok(merged)
 }
 
 async fn device_pk<'e>(
@@ -384,16 +241,6 @@ enum Refresh {
     OnChange,
 }
 
-/// The `WHERE` of [`Refresh::OnChange`]: some column the update would set differs (null-safe).
-const ONLY_IF_CHANGED: &str = " WHERE \
-    parameters.value IS DISTINCT FROM COALESCE(excluded.value, parameters.value) \
-    OR parameters.xsi_type IS DISTINCT FROM COALESCE(excluded.xsi_type, parameters.xsi_type) \
-    OR parameters.writable IS DISTINCT FROM COALESCE(excluded.writable, parameters.writable) \
-    OR parameters.notification IS DISTINCT FROM \
-       COALESCE(excluded.notification, parameters.notification) \
-    OR parameters.access_list IS DISTINCT FROM \
-       COALESCE(excluded.access_list, parameters.access_list)";
-
 /// Upserts parameter rows `(device pk, learned_at, update)`, several devices at once; a
 /// `(device, name)` pair may appear only once.
 async fn write_parameter_rows(
@@ -416,15 +263,7 @@ async fn write_parameter_rows(
                 .push_bind(access_list_to_json(&p.access_list))
                 .push_bind(*at);
         });
-        qb.push(
-            " ON CONFLICT (device_id, name) DO UPDATE SET \
-             value = COALESCE(excluded.value, parameters.value), \
-             xsi_type = COALESCE(excluded.xsi_type, parameters.xsi_type), \
-             writable = COALESCE(excluded.writable, parameters.writable), \
-             notification = COALESCE(excluded.notification, parameters.notification), \
-             access_list = COALESCE(excluded.access_list, parameters.access_list), \
-             learned_at = excluded.learned_at",
-        );
+        qb.push(PARAMETER_UPSERT_SET);
         if refresh == Refresh::OnChange {
             qb.push(ONLY_IF_CHANGED);
         }
@@ -441,11 +280,11 @@ const INFORM_QUEUE: usize = 1024;
 /// The batched calls of the CWMP hot path (`batcher.rs`).
 pub(crate) struct Batchers {
     /// Group-commits Informs.
-    pub(super) informs: Batcher<InformRecord, Device>,
+    informs: Batcher<InformRecord, Device>,
     /// Reads devices by key (`Store::device`: every session's authentication).
-    pub(super) devices: Batcher<String, Option<Device>>,
+    devices: Batcher<String, Option<Device>>,
     /// Reads each device's first pending task (`Store::next_task`: every session's end).
-    pub(super) next_tasks: Batcher<String, Option<Task>>,
+    next_tasks: Batcher<String, Option<Task>>,
 }
 
 impl Batchers {
@@ -468,6 +307,20 @@ impl Batchers {
                 })
             },
         }
+    }
+}
+
+impl Batchers {
+    pub(super) async fn record_inform(&self, record: InformRecord) -> StoreResult<Device> {
+        self.informs.submit(record).await
+    }
+
+    pub(super) async fn device(&self, key: String) -> StoreResult<Option<Device>> {
+        self.devices.submit(key).await
+    }
+
+    pub(super) async fn next_task(&self, key: String) -> StoreResult<Option<Task>> {
+        self.next_tasks.submit(key).await
     }
 }
 
@@ -590,16 +443,7 @@ async fn write_informs(
                 .push_bind(r.online_until.map(|t| t.0))
                 .push_bind(r.connection_request_url.clone());
         });
-        qb.push(
-            " ON CONFLICT (device_key) DO UPDATE SET \
-             oui = excluded.oui, product_class = excluded.product_class, \
-             serial_number = excluded.serial_number, manufacturer = excluded.manufacturer, \
-             last_inform_at = excluded.last_inform_at, \
-             last_inform_events = excluded.last_inform_events, \
-             remote_addr = excluded.remote_addr, online_until = excluded.online_until, \
-             conn_req_url = COALESCE(excluded.conn_req_url, devices.conn_req_url) \
-             RETURNING *",
-        );
+        qb.push(INFORM_DEVICE_UPSERT_SET).push(" RETURNING *");
         let rows = qb.build().fetch_all(&mut *tx).await.db()?;
         let mut pks: HashMap<String, i64> = HashMap::with_capacity(rows.len());
         for row in &rows {
@@ -1094,7 +938,7 @@ impl Store for Backend {
         Box::pin(async move {
             require_nonempty(&inform.identity.id, "device id")?;
             // Group commit (`batcher.rs`): answered once the batch holding it committed.
-            self.batch.informs.submit(inform.clone()).await
+            self.batch.record_inform(inform.clone()).await
         })
     }
 
@@ -1142,7 +986,7 @@ impl Store for Backend {
     }
 
     fn device<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, Option<Device>> {
-        Box::pin(async move { self.batch.devices.submit(device_id.to_owned()).await })
+        Box::pin(async move { self.batch.device(device_id.to_owned()).await })
     }
 
     fn device_by_cpe_username<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<Device>> {
@@ -1388,7 +1232,7 @@ impl Store for Backend {
         Box::pin(async move {
             // Most sessions find nothing queued, or a live task: a plain read answers those
             // without the write lock. Only an expired task at the head needs the write.
-            match self.batch.next_tasks.submit(device_id.to_owned()).await? {
+            match self.batch.next_task(device_id.to_owned()).await? {
                 None => return Ok(None),
                 Some(task) if task.expires_at.is_none_or(|at| at > now) => return Ok(Some(task)),
                 Some(_) => {}

@@ -4,5 +4,8 @@
 //! begins, and the migrations.
 
 mod batcher;
+mod known_informs;
 pub(crate) mod postgres;
+pub(crate) mod rows;
 pub(crate) mod sqlite;
+pub(crate) mod sqlite_hot_path;

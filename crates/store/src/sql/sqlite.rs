@@ -18,6 +18,13 @@
 //! sleeps and polls (up to 100 ms a turn), so under many concurrent writers (a fleet's first
 //! contact) the lock sat idle while writers slept. Waiting for the one writer connection in
 //! the pool's queue instead is first come, first served and wakes the next writer at once.
+//!
+//! The calls every CWMP session makes (device read, Inform write, next-task read) go to the
+//! hot path's own threads and connections (`sqlite_hot_path.rs`) for a database file. Its
+//! write thread and the writer pool's connection take turns through one FIFO
+//! [`WriteTurn`]: the pool's connection takes the turn when a caller acquires it and gives it
+//! back when the caller releases it. An in-memory database (tests) cannot be opened by a
+//! second driver, so there the same calls go through the sqlx batchers (`batcher.rs`).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -26,9 +33,11 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::error::DbResultExt;
-use crate::{BackendKind, SqliteDurability, StoreError, StoreResult};
+use crate::sql::sqlite_hot_path::{ConnectionSpec, HotPath, WriteTurn};
+use crate::{BackendKind, Device, InformRecord, SqliteDurability, StoreError, StoreResult, Task};
 
 // Deliberate: the shared engine is compiled once per backend, against this module's `Db`.
 #[allow(
@@ -57,8 +66,50 @@ pub(crate) struct Backend {
     pool: Pool<Db>,
     /// Writes: one connection (see the module notes).
     writer: Pool<Db>,
-    /// The hot path's batched calls (`batcher.rs`).
-    batch: engine::Batchers,
+    /// The calls every CWMP session makes.
+    batch: HotCalls,
+}
+
+/// Where the calls every CWMP session makes are served.
+enum HotCalls {
+    /// A database file: the hot path's own threads (`sqlite_hot_path.rs`).
+    Threads(HotPath),
+    /// An in-memory database: the sqlx batchers (`batcher.rs`).
+    Batchers(engine::Batchers),
+}
+
+impl HotCalls {
+    async fn record_inform(&self, record: InformRecord) -> StoreResult<Device> {
+        match self {
+            HotCalls::Threads(h) => h.record_inform(record).await,
+            HotCalls::Batchers(b) => b.record_inform(record).await,
+        }
+    }
+
+    async fn device(&self, key: String) -> StoreResult<Option<Device>> {
+        match self {
+            HotCalls::Threads(h) => h.device(key).await,
+            HotCalls::Batchers(b) => b.device(key).await,
+        }
+    }
+
+    async fn next_task(&self, key: String) -> StoreResult<Option<Task>> {
+        match self {
+            HotCalls::Threads(h) => h.next_task(key).await,
+            HotCalls::Batchers(b) => b.next_task(key).await,
+        }
+    }
+}
+
+/// The turn held by the writer pool's one connection while a caller has it. The pool has one
+/// connection, so a guard still here when the connection is acquired again was left by a
+/// connection the pool closed without releasing it, and is dropped.
+type HeldTurn = Arc<std::sync::Mutex<Option<OwnedMutexGuard<()>>>>;
+
+fn take_held(held: &HeldTurn) -> Option<OwnedMutexGuard<()>> {
+    held.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
 }
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
@@ -119,16 +170,57 @@ pub(crate) async fn open(
             pool
         }
     };
-    let writer = pool_options(1).connect_with(options.clone()).await.db()?;
+    let turn: WriteTurn = Arc::new(tokio::sync::Mutex::new(()));
+    let held: HeldTurn = Arc::new(std::sync::Mutex::new(None));
+    let writer = pool_options(1)
+        // Keep the one connection: a new one would be handed out without `before_acquire`.
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .before_acquire({
+            let (turn, held) = (turn.clone(), held.clone());
+            move |_, _| {
+                let (turn, held) = (turn.clone(), held.clone());
+                Box::pin(async move {
+                    drop(take_held(&held));
+                    let guard = turn.lock_owned().await;
+                    *held
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(guard);
+                    Ok(true)
+                })
+            }
+        })
+        .after_release({
+            let held = held.clone();
+            move |_, _| {
+                drop(take_held(&held));
+                Box::pin(async { Ok(true) })
+            }
+        })
+        .connect_with(options.clone())
+        .await
+        .db()?;
     sqlx::migrate!("./migrations/sqlite")
         .run(&writer)
         .await
         .db()?;
     let pool = pool_options(max_connections.unwrap_or(8))
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .db()?;
-    let batch = engine::Batchers::start(&pool, &writer);
+    let batch = if in_memory {
+        HotCalls::Batchers(engine::Batchers::start(&pool, &writer))
+    } else {
+        HotCalls::Threads(HotPath::start(
+            &ConnectionSpec {
+                file: options.get_filename(),
+                durability,
+                busy_timeout,
+            },
+            turn,
+        )?)
+    };
     Ok(Arc::new(Backend {
         pool,
         writer,

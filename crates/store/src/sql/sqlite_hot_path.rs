@@ -1,0 +1,460 @@
+//! The SQLite hot path: the three store calls every CWMP session makes (read the device,
+//! record the Inform, read the next task), served by two threads of our own, each owning one
+//! rusqlite connection to the database file.
+//!
+//! Why not sqlx here: sqlx runs each SQLite connection on a worker thread and every statement,
+//! `BEGIN`, `COMMIT` and the ping it makes when a connection goes back to its pool is one
+//! hand-off to that thread and back. With the calls already batched across sessions
+//! (`batcher.rs`), those hand-offs and their context switches were still the largest cost of a
+//! periodic session (BENCHMARKS.md, "Fourth round"). Here a caller hands its request to the
+//! thread once; the thread takes every request waiting (up to [`MAX_DRAIN`]) and runs them all
+//! with cached prepared statements, without leaving the thread.
+//!
+//! * The write thread group-commits Informs: one `BEGIN IMMEDIATE` transaction per drain, and
+//!   each caller is answered only after its commit (durable before acknowledged). A batch that
+//!   fails is retried one Inform at a time, so a bad Inform fails only itself.
+//! * The read thread answers device and next-task reads, each drain in one read transaction
+//!   begun after every request in it was made (an answer is never older than its call).
+//! * SQLite admits one writer at a time. The sqlx writer connection (every other write) and the
+//!   write thread take turns through one FIFO [`WriteTurn`], so neither sleeps in SQLite's busy
+//!   handler while the other writes. The turn is an ordering aid only: SQLite's own lock, with
+//!   the same busy timeout on both connections, is what keeps writes safe.
+//! * Queues are bounded; callers wait for room.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{HotResultExt, from_rusqlite};
+use crate::sql::known_informs::KnownInforms;
+use crate::sql::rows::{
+    INFORM_DEVICE_UPSERT_SET, ONLY_IF_CHANGED, PARAMETER_UPSERT_SET, RawDevice, RawTask,
+    access_list_to_json, device_columns, events_to_json, merge_updates, task_columns,
+};
+use crate::{Device, InformRecord, SqliteDurability, StoreError, StoreResult, Task};
+
+/// Whose turn it is to write: held by the sqlx writer connection while a caller has it, and by
+/// the write thread for each of its transactions. FIFO, so no writer starves.
+pub(crate) type WriteTurn = Arc<tokio::sync::Mutex<()>>;
+
+/// Most requests one thread takes per drain (one transaction).
+const MAX_DRAIN: usize = 64;
+/// Requests waiting for a thread before callers wait for room.
+const QUEUE: usize = 1024;
+
+const DEVICE_BY_KEY: &str = concat!(
+    "SELECT ",
+    device_columns!(),
+    " FROM devices d WHERE d.device_key = ?1"
+);
+
+const NEXT_TASK: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks t JOIN devices d ON d.id = t.device_id \
+     WHERE d.device_key = ?1 AND t.state = 'pending' ORDER BY t.id LIMIT 1"
+);
+
+/// How the threads open their connections: the settings of the sqlx connections
+/// (`sqlite.rs`), which already put the database in WAL mode and migrated it.
+pub(crate) struct ConnectionSpec<'a> {
+    pub(crate) file: &'a Path,
+    pub(crate) durability: SqliteDurability,
+    pub(crate) busy_timeout: Duration,
+}
+
+impl ConnectionSpec<'_> {
+    fn open(&self) -> StoreResult<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(self.file, flags).hot()?;
+        let synchronous = match self.durability {
+            SqliteDurability::ProcessCrash => "NORMAL",
+            SqliteDurability::PowerLoss => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+             PRAGMA foreign_keys = ON;"
+        ))
+        .hot()?;
+        conn.busy_timeout(self.busy_timeout).hot()?;
+        Ok(conn)
+    }
+}
+
+enum Read {
+    Device(String, oneshot::Sender<StoreResult<Option<Device>>>),
+    NextTask(String, oneshot::Sender<StoreResult<Option<Task>>>),
+}
+
+struct Write {
+    record: InformRecord,
+    reply: oneshot::Sender<StoreResult<Device>>,
+}
+
+/// The handle: the threads end when it is dropped.
+pub(crate) struct HotPath {
+    reads: mpsc::Sender<Read>,
+    writes: mpsc::Sender<Write>,
+}
+
+impl HotPath {
+    /// Opens the two connections and starts their threads.
+    pub(crate) fn start(spec: &ConnectionSpec<'_>, turn: WriteTurn) -> StoreResult<Self> {
+        let reader = spec.open()?;
+        let writer = spec.open()?;
+        let (reads, read_rx) = mpsc::channel(QUEUE);
+        let (writes, write_rx) = mpsc::channel(QUEUE);
+        spawn("tether-sqlite-r", move || serve_reads(reader, read_rx))?;
+        spawn("tether-sqlite-w", move || {
+            serve_writes(writer, write_rx, &turn)
+        })?;
+        Ok(HotPath { reads, writes })
+    }
+
+    /// The stored device `key`, if any.
+    pub(crate) async fn device(&self, key: String) -> StoreResult<Option<Device>> {
+        let (reply, answer) = oneshot::channel();
+        self.send_read(Read::Device(key, reply)).await?;
+        answered(answer.await)
+    }
+
+    /// The first pending task (lowest id) of device `key`, if any.
+    pub(crate) async fn next_task(&self, key: String) -> StoreResult<Option<Task>> {
+        let (reply, answer) = oneshot::channel();
+        self.send_read(Read::NextTask(key, reply)).await?;
+        answered(answer.await)
+    }
+
+    /// Writes the Inform; answers once the transaction holding it committed.
+    pub(crate) async fn record_inform(&self, record: InformRecord) -> StoreResult<Device> {
+        let (reply, answer) = oneshot::channel();
+        self.writes
+            .send(Write { record, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answered(answer.await)
+    }
+
+    async fn send_read(&self, read: Read) -> StoreResult<()> {
+        self.reads.send(read).await.map_err(|_| stopped())
+    }
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> StoreResult<()> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(body)
+        .map(drop)
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the {name} thread: {e}")))
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the store's SQLite thread has stopped".into())
+}
+
+fn answered<T>(answer: Result<StoreResult<T>, oneshot::error::RecvError>) -> StoreResult<T> {
+    answer.map_err(|_| stopped())?
+}
+
+fn serve_reads(mut conn: Connection, mut rx: mpsc::Receiver<Read>) {
+    let mut drain = Vec::with_capacity(MAX_DRAIN);
+    while rx.blocking_recv_many(&mut drain, MAX_DRAIN) > 0 {
+        // One snapshot for the drain, taken after every request in it was made.
+        let snapshot = conn.transaction_with_behavior(TransactionBehavior::Deferred);
+        let tx = match snapshot {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = from_rusqlite(e);
+                for read in drain.drain(..) {
+                    match read {
+                        Read::Device(_, reply) => drop(reply.send(Err(e.clone()))),
+                        Read::NextTask(_, reply) => drop(reply.send(Err(e.clone()))),
+                    }
+                }
+                continue;
+            }
+        };
+        for read in drain.drain(..) {
+            // A caller that went away no longer wants its answer.
+            match read {
+                Read::Device(key, reply) => drop(reply.send(read_device(&tx, &key))),
+                Read::NextTask(key, reply) => drop(reply.send(read_next_task(&tx, &key))),
+            }
+        }
+        // Nothing was written; ending the read transaction cannot lose anything.
+        drop(tx.commit());
+    }
+}
+
+fn read_device(conn: &Connection, key: &str) -> StoreResult<Option<Device>> {
+    let mut stmt = conn.prepare_cached(DEVICE_BY_KEY).hot()?;
+    let raw = stmt.query_row([key], raw_device).optional().hot()?;
+    raw.map(RawDevice::decode).transpose()
+}
+
+fn read_next_task(conn: &Connection, key: &str) -> StoreResult<Option<Task>> {
+    let mut stmt = conn.prepare_cached(NEXT_TASK).hot()?;
+    let raw = stmt.query_row([key], raw_task).optional().hot()?;
+    raw.map(RawTask::decode).transpose()
+}
+
+fn serve_writes(mut conn: Connection, mut rx: mpsc::Receiver<Write>, turn: &WriteTurn) {
+    let sql = InformSql::new();
+    let mut known = KnownInforms::new();
+    let mut drain = Vec::with_capacity(MAX_DRAIN);
+    while rx.blocking_recv_many(&mut drain, MAX_DRAIN) > 0 {
+        let records: Vec<&InformRecord> = drain.iter().map(|w| &w.record).collect();
+        let mut results = {
+            let _turn = turn.blocking_lock();
+            match write_informs(&mut conn, &sql, &mut known, &records) {
+                Ok(devices) => devices.into_iter().map(Ok).collect(),
+                Err(_) if records.len() > 1 => {
+                    // One transaction, so none was written: find out which fail on their own.
+                    records
+                        .iter()
+                        .map(|r| write_informs(&mut conn, &sql, &mut known, &[r]).map(one))
+                        .collect::<Vec<_>>()
+                }
+                Err(e) => vec![Err(e)],
+            }
+        }
+        .into_iter();
+        for write in drain.drain(..) {
+            // The caller may have gone (its connection closed): the write stands regardless.
+            let result = results.next().unwrap_or_else(|| {
+                Err(StoreError::Backend(
+                    "an Inform of the batch was not written".into(),
+                ))
+            });
+            drop(write.reply.send(result));
+        }
+    }
+}
+
+fn one(mut devices: Vec<Device>) -> Device {
+    // write_informs returns one device per record, and it was given one record.
+    devices.swap_remove(0)
+}
+
+/// The two statements of an Inform write, built once per thread (prepared and cached).
+struct InformSql {
+    device_upsert: String,
+    parameter_upsert: String,
+}
+
+impl InformSql {
+    fn new() -> Self {
+        InformSql {
+            device_upsert: format!(
+                "INSERT INTO devices (device_key, oui, product_class, serial_number, \
+                 manufacturer, created_at, last_inform_at, last_inform_events, remote_addr, \
+                 online_until, conn_req_url) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10){INFORM_DEVICE_UPSERT_SET} \
+                 RETURNING *"
+            ),
+            parameter_upsert: format!(
+                "INSERT INTO parameters (device_id, name, value, xsi_type, writable, \
+                 notification, access_list, learned_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8){PARAMETER_UPSERT_SET}{ONLY_IF_CHANGED}"
+            ),
+        }
+    }
+}
+
+/// Writes Informs in one transaction, in order (a device informing twice in one drain gets its
+/// later Inform applied last), and returns each device as stored. The parameter upsert of an
+/// Inform that repeats what is known to be stored is skipped (`known_informs.rs`); on any
+/// failure nothing is known any more.
+fn write_informs(
+    conn: &mut Connection,
+    sql: &InformSql,
+    known: &mut KnownInforms,
+    records: &[&InformRecord],
+) -> StoreResult<Vec<Device>> {
+    let result = write_informs_once(conn, sql, known, records);
+    if result.is_err() {
+        known.forget();
+    }
+    result
+}
+
+fn write_informs_once(
+    conn: &mut Connection,
+    sql: &InformSql,
+    known: &mut KnownInforms,
+    records: &[&InformRecord],
+) -> StoreResult<Vec<Device>> {
+    let merged = records
+        .iter()
+        .map(|r| {
+            crate::sql::rows::require_nonempty(&r.identity.id, "device id")?;
+            merge_updates(&r.parameters)
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .hot()?;
+    let version: i64 = tx
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .hot()?;
+    known.observe_version(version);
+    let mut devices = Vec::with_capacity(records.len());
+    let mut written: Vec<(i64, u128)> = Vec::with_capacity(records.len());
+    {
+        let mut upsert_device = tx.prepare_cached(&sql.device_upsert).hot()?;
+        let mut upsert_parameter = tx.prepare_cached(&sql.parameter_upsert).hot()?;
+        for (r, parameters) in records.iter().zip(&merged) {
+            let (pk, raw) = upsert_device
+                .query_row(
+                    params![
+                        r.identity.id,
+                        r.identity.oui,
+                        r.identity.product_class,
+                        r.identity.serial_number,
+                        r.identity.manufacturer,
+                        r.at.0,
+                        events_to_json(&r.events),
+                        r.remote_addr,
+                        r.online_until.map(|t| t.0),
+                        r.connection_request_url,
+                    ],
+                    |row| Ok((row.get::<_, i64>("id")?, raw_device(row)?)),
+                )
+                .hot()?;
+            let digest = known.digest(parameters);
+            // The same device earlier in this transaction, else what the last commits left.
+            let unchanged = match written.iter().rev().find(|(d, _)| *d == pk) {
+                Some((_, earlier)) => *earlier == digest,
+                None => known.holds(pk, digest),
+            };
+            written.push((pk, digest));
+            if unchanged {
+                devices.push(raw.decode()?);
+                continue;
+            }
+            for p in parameters {
+                upsert_parameter
+                    .execute(params![
+                        pk,
+                        p.name,
+                        p.value,
+                        p.xsi_type,
+                        p.writable,
+                        p.notification.map(i64::from),
+                        access_list_to_json(&p.access_list),
+                        r.at.0,
+                    ])
+                    .hot()?;
+            }
+            devices.push(raw.decode()?);
+        }
+    }
+    tx.commit().hot()?;
+    known.remember(written);
+    Ok(devices)
+}
+
+fn raw_device(row: &Row<'_>) -> rusqlite::Result<RawDevice> {
+    Ok(RawDevice {
+        device_key: row.get("device_key")?,
+        oui: row.get("oui")?,
+        product_class: row.get("product_class")?,
+        serial_number: row.get("serial_number")?,
+        manufacturer: row.get("manufacturer")?,
+        owner_id: row.get("owner_id")?,
+        created_at: row.get("created_at")?,
+        last_inform_at: row.get("last_inform_at")?,
+        last_inform_events: row.get("last_inform_events")?,
+        remote_addr: row.get("remote_addr")?,
+        online_until: row.get("online_until")?,
+        conn_req_url: row.get("conn_req_url")?,
+        conn_req_username: row.get("conn_req_username")?,
+        conn_req_password: row.get("conn_req_password")?,
+        conn_req_source: row.get("conn_req_source")?,
+        cpe_username: row.get("cpe_username")?,
+        cpe_password: row.get("cpe_password")?,
+    })
+}
+
+fn raw_task(row: &Row<'_>) -> rusqlite::Result<RawTask> {
+    Ok(RawTask {
+        id: row.get("id")?,
+        device_key: row.get("device_key")?,
+        kind: row.get("kind")?,
+        payload: row.get("payload")?,
+        state: row.get("state")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        expires_at: row.get("expires_at")?,
+        attempts: row.get("attempts")?,
+        session_id: row.get("session_id")?,
+        dispatched_at: row.get("dispatched_at")?,
+        result: row.get("result")?,
+        fault_code: row.get("fault_code")?,
+        fault_message: row.get("fault_message")?,
+        fault_detail: row.get("fault_detail")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DeviceIdentity, ParameterUpdate, Timestamp};
+
+    fn record(value: &str, at: i64) -> InformRecord {
+        InformRecord {
+            identity: DeviceIdentity {
+                id: "00D09E-HGW-HOT".into(),
+                oui: "00D09E".into(),
+                product_class: "HGW".into(),
+                serial_number: "HOT".into(),
+                manufacturer: "Acme".into(),
+            },
+            at: Timestamp(at),
+            events: Vec::new(),
+            remote_addr: None,
+            connection_request_url: None,
+            online_until: None,
+            parameters: vec![ParameterUpdate::value("Device.X", value, "xsd:string")],
+        }
+    }
+
+    fn stored_x(conn: &Connection) -> String {
+        conn.query_row(
+            "SELECT value FROM parameters WHERE name = 'Device.X'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap()
+    }
+
+    /// A device informing twice in one transaction, back to what the last commit left: the
+    /// second Inform is compared with the first, not with the stale digest, and is written.
+    #[tokio::test]
+    async fn a_device_informing_twice_in_one_drain_ends_with_its_later_parameters() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let store = crate::open(dir.to_str().unwrap()).await.unwrap();
+        let spec = ConnectionSpec {
+            file: &dir.join(crate::sql::sqlite::DB_FILE),
+            durability: SqliteDurability::ProcessCrash,
+            busy_timeout: Duration::from_secs(5),
+        };
+        let mut conn = spec.open().unwrap();
+        let sql = InformSql::new();
+        let mut known = KnownInforms::new();
+        let (a, b) = (record("a", 1), record("b", 2));
+        write_informs(&mut conn, &sql, &mut known, &[&a]).unwrap();
+        assert_eq!(stored_x(&conn), "a");
+        write_informs(&mut conn, &sql, &mut known, &[&b, &a]).unwrap();
+        assert_eq!(stored_x(&conn), "a");
+        write_informs(&mut conn, &sql, &mut known, &[&a, &b]).unwrap();
+        assert_eq!(stored_x(&conn), "b");
+        drop(store);
+    }
+}
