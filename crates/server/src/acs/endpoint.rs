@@ -18,6 +18,7 @@
 //!
 //! Owns sockets and HTTP framing. Must not: interpret CWMP (that is `session.rs`).
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -292,7 +293,10 @@ async fn handle_http(
         None
     } else {
         match decode_content_encoding(encoding.as_deref(), &raw, limit) {
-            Ok(b) => Some(b.into_owned()),
+            // Identity: the bytes as read, not a copy (a session holds its request body until
+            // its store writes are done; with a thousand discoveries in flight that counts).
+            Ok(Cow::Borrowed(_)) => Some(raw),
+            Ok(Cow::Owned(b)) => Some(b),
             Err(CompressionError::TooLarge { limit }) => {
                 return plain(
                     StatusCode::PAYLOAD_TOO_LARGE,

@@ -123,15 +123,17 @@ impl Answer {
 const NO_SESSION: &str = "no CWMP session: start with an Inform, then send the tether_session cookie or stay on the same connection";
 
 /// Handles one POST.
-pub async fn handle(acs: Arc<Acs>, req: SessionRequest) -> Answer {
-    let envelope = match &req.body {
+pub async fn handle(acs: Arc<Acs>, mut req: SessionRequest) -> Answer {
+    // The bytes are dropped once decoded: only the envelope is kept while the session waits
+    // for the store.
+    let envelope = match req.body.take() {
         None => None,
         Some(bytes) => {
             let options = DecodeOptions {
                 max_bytes: usize::try_from(acs.app.config.cwmp.max_body.0).unwrap_or(usize::MAX),
                 ..DecodeOptions::default()
             };
-            match tether_cwmp::decode_with(bytes, req.content_type.as_deref(), &options) {
+            match tether_cwmp::decode_with(&bytes, req.content_type.as_deref(), &options) {
                 Ok(d) => Some(d.envelope),
                 Err(e) => {
                     return Answer::error(
