@@ -322,6 +322,20 @@ impl Batchers {
     pub(super) async fn next_task(&self, key: String) -> StoreResult<Option<Task>> {
         self.next_tasks.submit(key).await
     }
+
+    /// Parameter writes are not batched here: `None` sends them through the writer pool.
+    #[allow(
+        clippy::unused_async,
+        reason = "the same call as the SQLite hot path's, which waits for its thread"
+    )]
+    pub(super) async fn upsert_parameters(
+        &self,
+        _key: &str,
+        _parameters: &[ParameterUpdate],
+        _at: Timestamp,
+    ) -> Option<StoreResult<()>> {
+        None
+    }
 }
 
 /// Most keys per batched read (one bind each).
@@ -1116,6 +1130,14 @@ impl Store for Backend {
         at: Timestamp,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
+            // SQLite: the hot path's write thread, in its group commit.
+            if let Some(done) = self
+                .batch
+                .upsert_parameters(device_id, parameters, at)
+                .await
+            {
+                return done;
+            }
             let mut tx = begin_write(&self.writer).await.db()?;
             let pk = device_pk(&mut *tx, device_id).await?;
             write_parameters(&mut tx, pk, parameters, at).await?;

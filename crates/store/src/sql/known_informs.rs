@@ -61,9 +61,15 @@ impl KnownInforms {
         self.digests.get(&device_pk) == Some(&digest)
     }
 
-    /// Records what a committed transaction wrote.
-    pub(crate) fn remember(&mut self, written: impl IntoIterator<Item = (i64, u128)>) {
+    /// Records what a committed transaction wrote, in order: per device, the digest of the
+    /// Inform parameters it stored, or `None` when it wrote other parameter values (this
+    /// connection's own writes do not move `data_version`).
+    pub(crate) fn remember(&mut self, written: impl IntoIterator<Item = (i64, Option<u128>)>) {
         for (device_pk, digest) in written {
+            let Some(digest) = digest else {
+                self.digests.remove(&device_pk);
+                continue;
+            };
             if self.digests.len() >= MAX_DEVICES && !self.digests.contains_key(&device_pk) {
                 self.digests.clear();
             }
@@ -94,7 +100,7 @@ mod tests {
         let mut known = KnownInforms::new();
         known.observe_version(7);
         let first = known.digest(&list("x"));
-        known.remember([(1, first)]);
+        known.remember([(1, Some(first))]);
         assert!(known.holds(1, known.digest(&list("x"))));
         assert!(!known.holds(1, known.digest(&list("y"))));
         assert!(!known.holds(2, first), "another device");
@@ -108,7 +114,7 @@ mod tests {
         let mut known = KnownInforms::new();
         known.observe_version(7);
         let d = known.digest(&list("x"));
-        known.remember([(1, d)]);
+        known.remember([(1, Some(d))]);
         known.observe_version(7);
         assert!(known.holds(1, d), "no other commit: still known");
         known.observe_version(8);
@@ -116,11 +122,22 @@ mod tests {
     }
 
     #[test]
+    fn other_parameters_written_by_this_connection_make_a_device_unknown() {
+        let mut known = KnownInforms::new();
+        known.observe_version(7);
+        let d = known.digest(&list("x"));
+        known.remember([(1, Some(d)), (2, Some(d))]);
+        known.remember([(1, None)]);
+        assert!(!known.holds(1, d));
+        assert!(known.holds(2, d));
+    }
+
+    #[test]
     fn a_failed_transaction_forgets_everything() {
         let mut known = KnownInforms::new();
         known.observe_version(7);
         let d = known.digest(&list("x"));
-        known.remember([(1, d)]);
+        known.remember([(1, Some(d))]);
         known.forget();
         known.observe_version(7);
         assert!(!known.holds(1, d));

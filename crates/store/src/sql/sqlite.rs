@@ -37,7 +37,10 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::error::DbResultExt;
 use crate::sql::sqlite_hot_path::{ConnectionSpec, HotPath, WriteTurn};
-use crate::{BackendKind, Device, InformRecord, SqliteDurability, StoreError, StoreResult, Task};
+use crate::{
+    BackendKind, Device, InformRecord, ParameterUpdate, SqliteDurability, StoreError, StoreResult,
+    Task, Timestamp,
+};
 
 // Deliberate: the shared engine is compiled once per backend, against this module's `Db`.
 #[allow(
@@ -97,6 +100,22 @@ impl HotCalls {
         match self {
             HotCalls::Threads(h) => h.next_task(key).await,
             HotCalls::Batchers(b) => b.next_task(key).await,
+        }
+    }
+
+    /// `None`: not served here, the engine writes through the sqlx writer.
+    async fn upsert_parameters(
+        &self,
+        key: &str,
+        parameters: &[ParameterUpdate],
+        at: Timestamp,
+    ) -> Option<StoreResult<()>> {
+        match self {
+            HotCalls::Threads(h) => Some(
+                h.upsert_parameters(key.to_owned(), parameters.to_vec(), at)
+                    .await,
+            ),
+            HotCalls::Batchers(b) => b.upsert_parameters(key, parameters, at).await,
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The SQLite hot path: the three store calls every CWMP session makes (read the device,
-//! record the Inform, read the next task), served by two threads of our own, each owning one
-//! rusqlite connection to the database file.
+//! The SQLite hot path: the store calls every CWMP session makes (read the device, record the
+//! Inform, read the next task, store what the device answered), served by two threads of our
+//! own, each owning one rusqlite connection to the database file.
 //!
 //! Why not sqlx here: sqlx runs each SQLite connection on a worker thread and every statement,
 //! `BEGIN`, `COMMIT` and the ping it makes when a connection goes back to its pool is one
@@ -10,9 +10,10 @@
 //! thread once; the thread takes every request waiting (up to [`MAX_DRAIN`]) and runs them all
 //! with cached prepared statements, without leaving the thread.
 //!
-//! * The write thread group-commits Informs: one `BEGIN IMMEDIATE` transaction per drain, and
-//!   each caller is answered only after its commit (durable before acknowledged). A batch that
-//!   fails is retried one Inform at a time, so a bad Inform fails only itself.
+//! * The write thread group-commits Informs and parameter writes: one `BEGIN IMMEDIATE`
+//!   transaction per drain, applied in arrival order, and each caller is answered only after
+//!   its commit (durable before acknowledged). A batch that fails is retried one write at a
+//!   time, so a bad write fails only itself.
 //! * The read thread answers device and next-task reads, each drain in one read transaction
 //!   begun after every request in it was made (an answer is never older than its call).
 //! * SQLite admits one writer at a time. The sqlx writer connection (every other write) and the
@@ -33,9 +34,13 @@ use crate::error::{HotResultExt, from_rusqlite};
 use crate::sql::known_informs::KnownInforms;
 use crate::sql::rows::{
     INFORM_DEVICE_UPSERT_SET, ONLY_IF_CHANGED, PARAMETER_UPSERT_SET, RawDevice, RawTask,
-    access_list_to_json, device_columns, events_to_json, merge_updates, task_columns,
+    access_list_to_json, device_columns, events_to_json, merge_updates, require_nonempty,
+    task_columns,
 };
-use crate::{Device, InformRecord, SqliteDurability, StoreError, StoreResult, Task};
+use crate::{
+    Device, InformRecord, ParameterUpdate, SqliteDurability, StoreError, StoreResult, Task,
+    Timestamp,
+};
 
 /// Whose turn it is to write: held by the sqlx writer connection while a caller has it, and by
 /// the write thread for each of its transactions. FIFO, so no writer starves.
@@ -90,9 +95,25 @@ enum Read {
     NextTask(String, oneshot::Sender<StoreResult<Option<Task>>>),
 }
 
+/// A write and who waits for it.
 struct Write {
-    record: InformRecord,
-    reply: oneshot::Sender<StoreResult<Device>>,
+    job: WriteJob,
+    reply: Reply,
+}
+
+enum WriteJob {
+    Inform(InformRecord),
+    /// Values or attributes learned from the device (`Store::upsert_parameters`).
+    Parameters {
+        device_key: String,
+        updates: Vec<ParameterUpdate>,
+        at: Timestamp,
+    },
+}
+
+enum Reply {
+    Device(oneshot::Sender<StoreResult<Device>>),
+    Done(oneshot::Sender<StoreResult<()>>),
 }
 
 /// The handle: the threads end when it is dropped.
@@ -132,11 +153,34 @@ impl HotPath {
     /// Writes the Inform; answers once the transaction holding it committed.
     pub(crate) async fn record_inform(&self, record: InformRecord) -> StoreResult<Device> {
         let (reply, answer) = oneshot::channel();
-        self.writes
-            .send(Write { record, reply })
-            .await
-            .map_err(|_| stopped())?;
+        self.send_write(WriteJob::Inform(record), Reply::Device(reply))
+            .await?;
         answered(answer.await)
+    }
+
+    /// Upserts parameters of device `key` (every row, refreshing `learned_at`); answers once
+    /// committed.
+    pub(crate) async fn upsert_parameters(
+        &self,
+        key: String,
+        updates: Vec<ParameterUpdate>,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        let job = WriteJob::Parameters {
+            device_key: key,
+            updates,
+            at,
+        };
+        self.send_write(job, Reply::Done(reply)).await?;
+        answered(answer.await)
+    }
+
+    async fn send_write(&self, job: WriteJob, reply: Reply) -> StoreResult<()> {
+        self.writes
+            .send(Write { job, reply })
+            .await
+            .map_err(|_| stopped())
     }
 
     async fn send_read(&self, read: Read) -> StoreResult<()> {
@@ -203,20 +247,19 @@ fn read_next_task(conn: &Connection, key: &str) -> StoreResult<Option<Task>> {
 }
 
 fn serve_writes(mut conn: Connection, mut rx: mpsc::Receiver<Write>, turn: &WriteTurn) {
-    let sql = InformSql::new();
+    let sql = WriteSql::new();
     let mut known = KnownInforms::new();
     let mut drain = Vec::with_capacity(MAX_DRAIN);
     while rx.blocking_recv_many(&mut drain, MAX_DRAIN) > 0 {
-        let records: Vec<&InformRecord> = drain.iter().map(|w| &w.record).collect();
+        let jobs: Vec<&WriteJob> = drain.iter().map(|w| &w.job).collect();
         let mut results = {
             let _turn = turn.blocking_lock();
-            match write_informs(&mut conn, &sql, &mut known, &records) {
-                Ok(devices) => devices.into_iter().map(Ok).collect(),
-                Err(_) if records.len() > 1 => {
+            match write_batch(&mut conn, &sql, &mut known, &jobs) {
+                Ok(written) => written.into_iter().map(Ok).collect(),
+                Err(_) if jobs.len() > 1 => {
                     // One transaction, so none was written: find out which fail on their own.
-                    records
-                        .iter()
-                        .map(|r| write_informs(&mut conn, &sql, &mut known, &[r]).map(one))
+                    jobs.iter()
+                        .map(|job| write_batch(&mut conn, &sql, &mut known, &[job]).map(one))
                         .collect::<Vec<_>>()
                 }
                 Err(e) => vec![Err(e)],
@@ -224,31 +267,58 @@ fn serve_writes(mut conn: Connection, mut rx: mpsc::Receiver<Write>, turn: &Writ
         }
         .into_iter();
         for write in drain.drain(..) {
-            // The caller may have gone (its connection closed): the write stands regardless.
             let result = results.next().unwrap_or_else(|| {
                 Err(StoreError::Backend(
-                    "an Inform of the batch was not written".into(),
+                    "a write of the batch was not done".into(),
                 ))
             });
-            drop(write.reply.send(result));
+            // The caller may have gone (its connection closed): the write stands regardless.
+            match (write.reply, result) {
+                (Reply::Device(reply), Ok(Written::Device(device))) => drop(reply.send(Ok(device))),
+                (Reply::Done(reply), Ok(Written::Parameters)) => drop(reply.send(Ok(()))),
+                (Reply::Device(reply), Err(e)) => drop(reply.send(Err(e))),
+                (Reply::Done(reply), Err(e)) => drop(reply.send(Err(e))),
+                (Reply::Device(reply), Ok(_)) => drop(reply.send(Err(mismatch()))),
+                (Reply::Done(reply), Ok(_)) => drop(reply.send(Err(mismatch()))),
+            }
         }
     }
 }
 
-fn one(mut devices: Vec<Device>) -> Device {
-    // write_informs returns one device per record, and it was given one record.
-    devices.swap_remove(0)
+fn mismatch() -> StoreError {
+    StoreError::Backend("a write of the batch got another write's result".into())
 }
 
-/// The two statements of an Inform write, built once per thread (prepared and cached).
-struct InformSql {
+fn one(mut written: Vec<Written>) -> Written {
+    // write_batch returns one result per job, and it was given one job.
+    written.swap_remove(0)
+}
+
+/// What one write of a batch produced.
+enum Written {
+    /// An Inform: the device as stored.
+    Device(Device),
+    /// A parameter upsert.
+    Parameters,
+}
+
+/// The statements of the write thread, built once (prepared and cached).
+struct WriteSql {
     device_upsert: String,
+    /// Only rows that change (an Inform's parameters).
+    inform_parameter_upsert: String,
+    /// Every row, so `learned_at` records the read (answers to the ACS's own requests).
     parameter_upsert: String,
 }
 
-impl InformSql {
+impl WriteSql {
     fn new() -> Self {
-        InformSql {
+        let parameter_upsert = format!(
+            "INSERT INTO parameters (device_id, name, value, xsi_type, writable, \
+             notification, access_list, learned_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8){PARAMETER_UPSERT_SET}"
+        );
+        WriteSql {
             device_upsert: format!(
                 "INSERT INTO devices (device_key, oui, product_class, serial_number, \
                  manufacturer, created_at, last_inform_at, last_inform_events, remote_addr, \
@@ -256,43 +326,43 @@ impl InformSql {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10){INFORM_DEVICE_UPSERT_SET} \
                  RETURNING *"
             ),
-            parameter_upsert: format!(
-                "INSERT INTO parameters (device_id, name, value, xsi_type, writable, \
-                 notification, access_list, learned_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8){PARAMETER_UPSERT_SET}{ONLY_IF_CHANGED}"
-            ),
+            inform_parameter_upsert: format!("{parameter_upsert}{ONLY_IF_CHANGED}"),
+            parameter_upsert,
         }
     }
 }
 
-/// Writes Informs in one transaction, in order (a device informing twice in one drain gets its
-/// later Inform applied last), and returns each device as stored. The parameter upsert of an
-/// Inform that repeats what is known to be stored is skipped (`known_informs.rs`); on any
-/// failure nothing is known any more.
-fn write_informs(
+/// Runs the writes of a batch in one transaction, in order (a device informing twice in one
+/// drain gets its later Inform applied last), and returns one result per job. The parameter
+/// upsert of an Inform that repeats what is known to be stored is skipped
+/// (`known_informs.rs`); on any failure nothing is known any more.
+fn write_batch(
     conn: &mut Connection,
-    sql: &InformSql,
+    sql: &WriteSql,
     known: &mut KnownInforms,
-    records: &[&InformRecord],
-) -> StoreResult<Vec<Device>> {
-    let result = write_informs_once(conn, sql, known, records);
+    jobs: &[&WriteJob],
+) -> StoreResult<Vec<Written>> {
+    let result = write_batch_once(conn, sql, known, jobs);
     if result.is_err() {
         known.forget();
     }
     result
 }
 
-fn write_informs_once(
+fn write_batch_once(
     conn: &mut Connection,
-    sql: &InformSql,
+    sql: &WriteSql,
     known: &mut KnownInforms,
-    records: &[&InformRecord],
-) -> StoreResult<Vec<Device>> {
-    let merged = records
+    jobs: &[&WriteJob],
+) -> StoreResult<Vec<Written>> {
+    let merged = jobs
         .iter()
-        .map(|r| {
-            crate::sql::rows::require_nonempty(&r.identity.id, "device id")?;
-            merge_updates(&r.parameters)
+        .map(|job| match job {
+            WriteJob::Inform(r) => {
+                require_nonempty(&r.identity.id, "device id")?;
+                merge_updates(&r.parameters)
+            }
+            WriteJob::Parameters { updates, .. } => merge_updates(updates),
         })
         .collect::<StoreResult<Vec<_>>>()?;
     let tx = conn
@@ -303,60 +373,85 @@ fn write_informs_once(
         .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
         .hot()?;
     known.observe_version(version);
-    let mut devices = Vec::with_capacity(records.len());
-    let mut written: Vec<(i64, u128)> = Vec::with_capacity(records.len());
-    {
-        let mut upsert_device = tx.prepare_cached(&sql.device_upsert).hot()?;
-        let mut upsert_parameter = tx.prepare_cached(&sql.parameter_upsert).hot()?;
-        for (r, parameters) in records.iter().zip(&merged) {
-            let (pk, raw) = upsert_device
-                .query_row(
-                    params![
-                        r.identity.id,
-                        r.identity.oui,
-                        r.identity.product_class,
-                        r.identity.serial_number,
-                        r.identity.manufacturer,
-                        r.at.0,
-                        events_to_json(&r.events),
-                        r.remote_addr,
-                        r.online_until.map(|t| t.0),
-                        r.connection_request_url,
-                    ],
-                    |row| Ok((row.get::<_, i64>("id")?, raw_device(row)?)),
-                )
-                .hot()?;
-            let digest = known.digest(parameters);
-            // The same device earlier in this transaction, else what the last commits left.
-            let unchanged = match written.iter().rev().find(|(d, _)| *d == pk) {
-                Some((_, earlier)) => *earlier == digest,
-                None => known.holds(pk, digest),
-            };
-            written.push((pk, digest));
-            if unchanged {
-                devices.push(raw.decode()?);
-                continue;
-            }
-            for p in parameters {
-                upsert_parameter
-                    .execute(params![
-                        pk,
-                        p.name,
-                        p.value,
-                        p.xsi_type,
-                        p.writable,
-                        p.notification.map(i64::from),
-                        access_list_to_json(&p.access_list),
-                        r.at.0,
-                    ])
+    let mut results = Vec::with_capacity(jobs.len());
+    // Per device written: the digest of its Inform parameters, or None (unknown: other
+    // parameters were written).
+    let mut written: Vec<(i64, Option<u128>)> = Vec::with_capacity(jobs.len());
+    for (job, parameters) in jobs.iter().zip(&merged) {
+        match job {
+            WriteJob::Inform(r) => {
+                let (pk, raw) = tx
+                    .prepare_cached(&sql.device_upsert)
+                    .and_then(|mut stmt| {
+                        stmt.query_row(
+                            params![
+                                r.identity.id,
+                                r.identity.oui,
+                                r.identity.product_class,
+                                r.identity.serial_number,
+                                r.identity.manufacturer,
+                                r.at.0,
+                                events_to_json(&r.events),
+                                r.remote_addr,
+                                r.online_until.map(|t| t.0),
+                                r.connection_request_url,
+                            ],
+                            |row| Ok((row.get::<_, i64>("id")?, raw_device(row)?)),
+                        )
+                    })
                     .hot()?;
+                let digest = known.digest(parameters);
+                // The same device earlier in this transaction, else what the last commits left.
+                let unchanged = match written.iter().rev().find(|(d, _)| *d == pk) {
+                    Some((_, earlier)) => *earlier == Some(digest),
+                    None => known.holds(pk, digest),
+                };
+                written.push((pk, Some(digest)));
+                if !unchanged {
+                    upsert_parameters(&tx, &sql.inform_parameter_upsert, pk, parameters, r.at)?;
+                }
+                results.push(Written::Device(raw.decode()?));
             }
-            devices.push(raw.decode()?);
+            WriteJob::Parameters { device_key, at, .. } => {
+                let pk: i64 = tx
+                    .prepare_cached("SELECT id FROM devices WHERE device_key = ?1")
+                    .and_then(|mut stmt| stmt.query_row([device_key], |row| row.get(0)))
+                    .optional()
+                    .hot()?
+                    .ok_or_else(|| StoreError::NotFound(format!("device {device_key:?}")))?;
+                upsert_parameters(&tx, &sql.parameter_upsert, pk, parameters, *at)?;
+                written.push((pk, None));
+                results.push(Written::Parameters);
+            }
         }
     }
     tx.commit().hot()?;
     known.remember(written);
-    Ok(devices)
+    Ok(results)
+}
+
+fn upsert_parameters(
+    conn: &Connection,
+    sql: &str,
+    device_pk: i64,
+    parameters: &[ParameterUpdate],
+    at: Timestamp,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(sql).hot()?;
+    for p in parameters {
+        stmt.execute(params![
+            device_pk,
+            p.name,
+            p.value,
+            p.xsi_type,
+            p.writable,
+            p.notification.map(i64::from),
+            access_list_to_json(&p.access_list),
+            at.0,
+        ])
+        .hot()?;
+    }
+    Ok(())
 }
 
 fn raw_device(row: &Row<'_>) -> rusqlite::Result<RawDevice> {
@@ -446,14 +541,23 @@ mod tests {
             busy_timeout: Duration::from_secs(5),
         };
         let mut conn = spec.open().unwrap();
-        let sql = InformSql::new();
+        let sql = WriteSql::new();
         let mut known = KnownInforms::new();
         let (a, b) = (record("a", 1), record("b", 2));
-        write_informs(&mut conn, &sql, &mut known, &[&a]).unwrap();
+        let (a, b) = (WriteJob::Inform(a), WriteJob::Inform(b));
+        write_batch(&mut conn, &sql, &mut known, &[&a]).unwrap();
         assert_eq!(stored_x(&conn), "a");
-        write_informs(&mut conn, &sql, &mut known, &[&b, &a]).unwrap();
+        write_batch(&mut conn, &sql, &mut known, &[&b, &a]).unwrap();
         assert_eq!(stored_x(&conn), "a");
-        write_informs(&mut conn, &sql, &mut known, &[&a, &b]).unwrap();
+        write_batch(&mut conn, &sql, &mut known, &[&a, &b]).unwrap();
+        assert_eq!(stored_x(&conn), "b");
+        // A parameter write in the same transaction makes the next Inform's list unknown.
+        let learned = WriteJob::Parameters {
+            device_key: "00D09E-HGW-HOT".into(),
+            updates: vec![ParameterUpdate::value("Device.X", "c", "xsd:string")],
+            at: Timestamp(3),
+        };
+        write_batch(&mut conn, &sql, &mut known, &[&learned, &b]).unwrap();
         assert_eq!(stored_x(&conn), "b");
         drop(store);
     }
