@@ -179,7 +179,11 @@ mod tests {
         }
         store.mark_dispatched(id, "s", Timestamp(2)).await.unwrap();
         store
-            .complete_task(id, &serde_json::json!({"ok": true}), Timestamp(3))
+            .complete_task(
+                id,
+                &serde_json::value::to_raw_value(&serde_json::json!({"ok": true})).unwrap(),
+                Timestamp(3),
+            )
             .await
             .unwrap();
         hub.notify(id);

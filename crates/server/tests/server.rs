@@ -570,7 +570,10 @@ mod cases {
         app.store
             .complete_task(
                 task,
-                &json!({"Device.DeviceInfo.SoftwareVersion": "2.0"}),
+                &serde_json::value::to_raw_value(
+                    &json!({"Device.DeviceInfo.SoftwareVersion": "2.0"}),
+                )
+                .unwrap(),
                 now,
             )
             .await

@@ -207,10 +207,12 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreFuture<'a, ()>;
     /// Dispatched -> done with `result`. [`Conflict`](crate::StoreError::Conflict) otherwise.
+    /// The result is JSON text as stored: a large one (the values of a whole data model) costs
+    /// its text, not a tree of maps, while it waits for the write.
     fn complete_task<'a>(
         &'a self,
         id: TaskId,
-        result: &'a serde_json::Value,
+        result: &'a serde_json::value::RawValue,
         now: Timestamp,
     ) -> StoreFuture<'a, ()>;
     /// Dispatched -> faulted. [`Conflict`](crate::StoreError::Conflict) otherwise.

@@ -183,6 +183,11 @@ mod cases {
 
     const T0: Timestamp = Timestamp(1_700_000_000_000);
 
+    /// A task result as the store takes it: JSON text.
+    fn raw(value: serde_json::Value) -> Box<serde_json::value::RawValue> {
+        serde_json::value::to_raw_value(&value).expect("JSON")
+    }
+
     fn at(seconds: i64) -> Timestamp {
         T0.plus_millis(seconds * 1000)
     }
@@ -1296,14 +1301,14 @@ mod cases {
             (Some(at(10)), 1)
         );
         assert_conflict(s.mark_dispatched(gpv, "session-2", at(11)).await);
-        s.complete_task(gpv, &json!({ "Device.X": "1" }), at(11))
+        s.complete_task(gpv, &raw(json!({ "Device.X": "1" })), at(11))
             .await
             .unwrap();
         let done = s.task(gpv).await.unwrap().unwrap();
         assert_eq!(done.state, TaskState::Done);
         assert_eq!(done.result, Some(json!({ "Device.X": "1" })));
         assert_eq!(done.updated_at, at(11));
-        assert_conflict(s.complete_task(gpv, &json!(null), at(12)).await);
+        assert_conflict(s.complete_task(gpv, &raw(json!(null)), at(12)).await);
         assert_conflict(s.retry_task(gpv, None, at(12)).await);
 
         // The second faults; a pending task can be neither completed nor faulted.
@@ -1314,7 +1319,7 @@ mod cases {
             detail: json!({ "name": "Device.X" }),
         };
         assert_conflict(s.fail_task(spv, &fault, at(12)).await);
-        assert_conflict(s.complete_task(spv, &json!(null), at(12)).await);
+        assert_conflict(s.complete_task(spv, &raw(json!(null)), at(12)).await);
         s.mark_dispatched(spv, "session-1", at(12)).await.unwrap();
         s.fail_task(spv, &fault, at(13)).await.unwrap();
         let faulted = s.task(spv).await.unwrap().unwrap();
@@ -1345,7 +1350,7 @@ mod cases {
                 .attempts,
             2
         );
-        s.complete_task(spv, &json!({ "status": 0 }), at(22))
+        s.complete_task(spv, &raw(json!({ "status": 0 })), at(22))
             .await
             .unwrap();
 
@@ -1465,7 +1470,9 @@ mod cases {
         );
 
         s.mark_dispatched(second, "s1", at(5)).await.unwrap();
-        s.complete_task(second, &json!({}), at(6)).await.unwrap();
+        s.complete_task(second, &raw(json!({})), at(6))
+            .await
+            .unwrap();
         assert_conflict(s.cancel_task(second, at(7)).await);
         assert_eq!(
             s.task(second).await.unwrap().unwrap().state,
@@ -1502,7 +1509,7 @@ mod cases {
         while let Some(task) = s.next_task(&a, at(100)).await.unwrap() {
             assert_eq!(task.device_id, a);
             s.mark_dispatched(task.id, "sa", at(100)).await.unwrap();
-            s.complete_task(task.id, &json!(null), at(100))
+            s.complete_task(task.id, &raw(json!(null)), at(100))
                 .await
                 .unwrap();
             run_a.push(task.id);
@@ -1593,7 +1600,7 @@ mod cases {
         assert_eq!(t.result, Some(json!({"status": 1})));
 
         // TransferComplete arrives: done with the final result; accepting twice is a conflict.
-        s.complete_task(download, &json!({"status": 0}), at(200))
+        s.complete_task(download, &raw(json!({"status": 0})), at(200))
             .await
             .unwrap();
         assert_eq!(

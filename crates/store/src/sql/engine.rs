@@ -1339,7 +1339,7 @@ impl Store for Backend {
     fn complete_task<'a>(
         &'a self,
         id: TaskId,
-        result: &'a serde_json::Value,
+        result: &'a serde_json::value::RawValue,
         now: Timestamp,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
@@ -1348,7 +1348,7 @@ impl Store for Backend {
                  WHERE id = $1 AND state = 'dispatched'",
             )
             .bind(id.0)
-            .bind(result.to_string())
+            .bind(result.get())
             .bind(now.0)
             .execute(&self.writer)
             .await
