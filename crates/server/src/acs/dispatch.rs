@@ -23,7 +23,6 @@
 //! as a device fault. A request left outstanding by a broken or expired session follows the
 //! crash-recovery rule: idempotent kinds go back to pending, others are faulted `interrupted`.
 
-use serde_json::value::RawValue;
 use tether_cwmp::rpc::TransferComplete;
 use tether_cwmp::{Body, DateTime, Fault, Fraction};
 use tether_store::{
@@ -32,6 +31,7 @@ use tether_store::{
 };
 
 use super::sessions::Dispatched;
+use super::task_result;
 use crate::task_hub::TaskHub;
 use crate::task_spec::{TaskSpec, is_idempotent_kind};
 
@@ -157,51 +157,6 @@ fn time(t: &DateTime) -> String {
     t.format(Fraction::Omit)
 }
 
-/// A task result as the store keeps it: JSON text. Built straight from the response, never as
-/// a tree of `serde_json` maps: a GetParameterValues of a whole data model is about 0.1 MiB of
-/// text, but was about 0.6 MiB as a tree (heaptrack, BENCHMARKS.md), held while the session
-/// waited for the store.
-pub fn result_text(result: &impl serde::Serialize) -> Result<Box<RawValue>, StoreError> {
-    serde_json::value::to_raw_value(result)
-        .map_err(|e| StoreError::Invalid(format!("a task result is not JSON: {e}")))
-}
-
-#[derive(serde::Serialize)]
-struct NamesResult<'a> {
-    parameters: Vec<NameResult<'a>>,
-}
-
-#[derive(serde::Serialize)]
-struct NameResult<'a> {
-    name: &'a str,
-    writable: bool,
-}
-
-#[derive(serde::Serialize)]
-struct ValuesResult<'a> {
-    values: Vec<ValueResult<'a>>,
-}
-
-#[derive(serde::Serialize)]
-struct ValueResult<'a> {
-    name: &'a str,
-    value: &'a str,
-    #[serde(rename = "type")]
-    kind: String,
-}
-
-#[derive(serde::Serialize)]
-struct AttributesResult<'a> {
-    attributes: Vec<AttributeResult<'a>>,
-}
-
-#[derive(serde::Serialize)]
-struct AttributeResult<'a> {
-    name: &'a str,
-    notification: i32,
-    access_list: &'a [String],
-}
-
 /// Stores the outcome of `d`'s RPC. Returns whether the task is settled now.
 pub async fn record_result(
     store: &dyn Store,
@@ -223,15 +178,7 @@ pub async fn record_result(
                 writable: Some(p.writable),
                 ..ParameterUpdate::default()
             }));
-            let parameters: Vec<NameResult<'_>> = r
-                .parameter_list
-                .iter()
-                .map(|p| NameResult {
-                    name: &p.name,
-                    writable: p.writable,
-                })
-                .collect();
-            result_text(&NamesResult { parameters })?
+            task_result::names(&r)?
         }
         (_, Body::GetParameterValuesResponse(r)) => {
             learned.extend(
@@ -239,16 +186,7 @@ pub async fn record_result(
                     ParameterUpdate::value(&p.name, &p.value.text, p.value.kind.to_string())
                 }),
             );
-            let values: Vec<ValueResult<'_>> = r
-                .parameter_list
-                .iter()
-                .map(|p| ValueResult {
-                    name: &p.name,
-                    value: &p.value.text,
-                    kind: p.value.kind.to_string(),
-                })
-                .collect();
-            result_text(&ValuesResult { values })?
+            task_result::values(&r)?
         }
         (spec, Body::SetParameterValuesResponse(r)) => {
             if let Body::SetParameterValues(spv) = spec.to_rpc("Device.") {
@@ -259,7 +197,7 @@ pub async fn record_result(
                     }));
                 }
             }
-            result_text(&serde_json::json!({"status": r.status}))?
+            task_result::text(&serde_json::json!({"status": r.status}))?
         }
         (_, Body::GetParameterAttributesResponse(r)) => {
             learned.extend(r.parameter_list.iter().map(|p| ParameterUpdate {
@@ -268,16 +206,7 @@ pub async fn record_result(
                 access_list: Some(p.access_list.clone()),
                 ..ParameterUpdate::default()
             }));
-            let attributes: Vec<AttributeResult<'_>> = r
-                .parameter_list
-                .iter()
-                .map(|p| AttributeResult {
-                    name: &p.name,
-                    notification: p.notification,
-                    access_list: &p.access_list,
-                })
-                .collect();
-            result_text(&AttributesResult { attributes })?
+            task_result::attributes(&r)?
         }
         (TaskSpec::SetParameterAttributes { attributes }, Body::SetParameterAttributesResponse) => {
             learned.extend(
@@ -291,20 +220,20 @@ pub async fn record_result(
                         ..ParameterUpdate::default()
                     }),
             );
-            result_text(&serde_json::json!({}))?
+            task_result::text(&serde_json::json!({}))?
         }
         (TaskSpec::AddObject { object, .. }, Body::AddObjectResponse(r)) => {
             learned.push(ParameterUpdate {
                 name: format!("{object}{}.", r.instance_number),
                 ..ParameterUpdate::default()
             });
-            result_text(
+            task_result::text(
                 &serde_json::json!({"instance_number": r.instance_number, "status": r.status}),
             )?
         }
         (TaskSpec::DeleteObject { object, .. }, Body::DeleteObjectResponse(r)) => {
             store.delete_parameter_subtree(device_id, object).await?;
-            result_text(&serde_json::json!({"status": r.status}))?
+            task_result::text(&serde_json::json!({"status": r.status}))?
         }
         (_, Body::DownloadResponse(r) | Body::UploadResponse(r)) => {
             if r.status != 0 {
@@ -316,14 +245,14 @@ pub async fn record_result(
                     Err(e) => Err(e),
                 };
             }
-            result_text(
+            task_result::text(
                 &serde_json::json!({"status": r.status, "start_time": time(&r.start_time), "complete_time": time(&r.complete_time)}),
             )?
         }
         (_, Body::RebootResponse | Body::FactoryResetResponse | Body::ScheduleInformResponse) => {
-            result_text(&serde_json::json!({}))?
+            task_result::text(&serde_json::json!({}))?
         }
-        (_, other) => result_text(&serde_json::json!({"response": other.method_name()}))?,
+        (_, other) => task_result::text(&serde_json::json!({"response": other.method_name()}))?,
     };
     if !learned.is_empty() {
         store.upsert_parameters(device_id, &learned, now).await?;
@@ -429,7 +358,7 @@ pub async fn transfer_complete(
             "confirmed_by": "TransferComplete",
         });
         match store
-            .complete_task(task.id, &result_text(&result)?, now)
+            .complete_task(task.id, &task_result::text(&result)?, now)
             .await
         {
             Ok(()) | Err(StoreError::Conflict(_)) => {}

@@ -160,7 +160,7 @@ async fn complete_by_events(
             .any(|(kind, k)| *kind == task.kind && k.is_none_or(|k| k == key));
         if hit {
             let result =
-                super::dispatch::result_text(&serde_json::json!({"confirmed_by": "inform_event"}))?;
+                super::task_result::text(&serde_json::json!({"confirmed_by": "inform_event"}))?;
             match store.complete_task(task.id, &result, at).await {
                 Ok(()) => hub.notify(task.id),
                 Err(StoreError::Conflict(_)) => {}

@@ -27,6 +27,7 @@ pub mod inform;
 pub mod provision;
 pub mod session;
 pub mod sessions;
+pub mod task_result;
 
 use std::sync::Arc;
 use std::time::Duration;
