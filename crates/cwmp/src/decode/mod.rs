@@ -7,6 +7,7 @@
 //! Elements are matched by local name and namespace URI, never by prefix (ENV-05).
 
 pub mod charset;
+mod streaming_inform;
 
 use crate::datetime::DateTime;
 use crate::device_id::DeviceId;
@@ -52,6 +53,25 @@ pub fn decode_with(
     content_type: Option<&str>,
     options: &DecodeOptions,
 ) -> Result<Decoded, DecodeError> {
+    decode_by(bytes, content_type, options, Path::FastWhenPlain)
+}
+
+/// Which decoder reads the message once it is text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// A plain Inform by `streaming_inform`, anything else by the tree.
+    FastWhenPlain,
+    /// Always the tree (the tests' reference).
+    #[cfg(test)]
+    TreeOnly,
+}
+
+fn decode_by(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    options: &DecodeOptions,
+    path: Path,
+) -> Result<Decoded, DecodeError> {
     if bytes.len() > options.max_bytes {
         return Err(DecodeError::TooLarge {
             size: bytes.len(),
@@ -68,13 +88,28 @@ pub fn decode_with(
     if replaced > 0 {
         quirks.push(Quirk::ControlCharactersReplaced { count: replaced });
     }
-    check_depth(&text, options.max_depth)?;
+    if quirks.is_empty()
+        && path == Path::FastWhenPlain
+        && let Some(envelope) = streaming_inform::decode(&text, options)
+    {
+        return Ok(Decoded { envelope, quirks });
+    }
+    decode_tree(&text, quirks, options)
+}
+
+/// The general decoder: a tree of the whole message, then each RPC read from it.
+fn decode_tree(
+    text: &str,
+    quirks: Vec<Quirk>,
+    options: &DecodeOptions,
+) -> Result<Decoded, DecodeError> {
+    check_depth(text, options.max_depth)?;
     let parse_options = ParsingOptions {
         allow_dtd: false,
         nodes_limit: options.max_nodes,
         ..ParsingOptions::default()
     };
-    let doc = Document::parse_with_options(&text, parse_options).map_err(xml_error)?;
+    let doc = Document::parse_with_options(text, parse_options).map_err(xml_error)?;
     let mut ctx = Ctx { doc: &doc, quirks };
     let envelope = ctx.envelope()?;
     Ok(Decoded {
