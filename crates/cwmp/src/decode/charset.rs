@@ -127,11 +127,15 @@ fn utf16(bytes: &[u8]) -> Result<String, DecodeError> {
 /// Returns the text unchanged (borrowed) when there is nothing to replace.
 pub fn replace_forbidden(text: Cow<'_, str>) -> (Cow<'_, str>, usize) {
     let bytes = text.as_bytes();
-    let needs = bytes.iter().enumerate().any(|(i, &b)| {
-        (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
-            || (b == b'&' && bytes.get(i + 1) == Some(&b'#'))
+    // Every message goes through this scan: branch-free over 32-byte chunks (vectorised), then
+    // `memchr` for the rare `&`.
+    let control = bytes.chunks(32).any(|chunk| {
+        chunk.iter().fold(false, |found, &b| {
+            found | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r'))
+        })
     });
-    if !needs {
+    let reference = || memchr::memchr_iter(b'&', bytes).any(|i| bytes.get(i + 1) == Some(&b'#'));
+    if !control && !reference() {
         return (text, 0);
     }
     let mut out = String::with_capacity(text.len());
@@ -226,5 +230,18 @@ mod tests {
         let (t, n) = replace_forbidden(Cow::Borrowed("clean\ttext\n"));
         assert!(matches!(t, Cow::Borrowed(_)));
         assert_eq!(n, 0);
+        // Past the first 32-byte chunk, and in the last, partial one.
+        for at in [31, 32, 33, 64, 99] {
+            let mut text = "x".repeat(100);
+            text.replace_range(at..=at, "\u{1b}");
+            let (t, n) = replace_forbidden(Cow::Owned(text));
+            assert_eq!(
+                (n, t.find('\u{FFFD}')),
+                (1, Some(at)),
+                "control character at {at}"
+            );
+        }
+        let (_, n) = replace_forbidden(Cow::Owned(format!("{}&#1;", "y".repeat(70))));
+        assert_eq!(n, 1);
     }
 }

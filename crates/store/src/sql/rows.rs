@@ -5,6 +5,7 @@
 //! `engine.rs` reads rows through sqlx and `sqlite_hot_path.rs` through rusqlite; each only
 //! copies column values into a [`RawDevice`] or [`RawTask`], and the decoding is done here once.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::{
@@ -124,11 +125,20 @@ pub(crate) fn require_nonempty(value: &str, what: &str) -> StoreResult<()> {
 }
 
 /// Merges updates of the same name (later fields win) so one batch never touches a row twice.
-pub(crate) fn merge_updates(parameters: &[ParameterUpdate]) -> StoreResult<Vec<ParameterUpdate>> {
+/// A list without a repeated name (every Inform and RPC result in practice) is returned as it
+/// is, without a copy.
+pub(crate) fn merge_updates(
+    parameters: &[ParameterUpdate],
+) -> StoreResult<Cow<'_, [ParameterUpdate]>> {
+    for update in parameters {
+        require_nonempty(&update.name, "parameter name")?;
+    }
+    if !has_repeated_name(parameters) {
+        return Ok(Cow::Borrowed(parameters));
+    }
     let mut merged: Vec<ParameterUpdate> = Vec::with_capacity(parameters.len());
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(parameters.len());
     for update in parameters {
-        require_nonempty(&update.name, "parameter name")?;
         match index.get(update.name.as_str()) {
             None => {
                 index.insert(&update.name, merged.len());
@@ -154,7 +164,20 @@ pub(crate) fn merge_updates(parameters: &[ParameterUpdate]) -> StoreResult<Vec<P
             }
         }
     }
-    Ok(merged)
+    Ok(Cow::Owned(merged))
+}
+
+/// Whether two updates name the same parameter. Short lists (an Inform's) are compared pairwise,
+/// which is cheaper than hashing every name.
+fn has_repeated_name(parameters: &[ParameterUpdate]) -> bool {
+    if parameters.len() <= 32 {
+        return parameters
+            .iter()
+            .enumerate()
+            .any(|(i, p)| parameters[..i].iter().any(|q| q.name == p.name));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(parameters.len());
+    !parameters.iter().all(|p| seen.insert(p.name.as_str()))
 }
 
 /// The columns of [`device_columns!`] as read, before decoding.
@@ -268,5 +291,44 @@ impl RawTask {
             },
             fault,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(name: &str, value: &str) -> ParameterUpdate {
+        ParameterUpdate::value(name, value, "xsd:string")
+    }
+
+    #[test]
+    fn distinct_names_are_kept_as_given_without_a_copy() {
+        let list = vec![value("Device.A", "1"), value("Device.B", "2")];
+        let merged = merge_updates(&list).expect("merges");
+        assert!(matches!(merged, Cow::Borrowed(_)));
+        assert_eq!(&*merged, &list[..]);
+    }
+
+    #[test]
+    fn a_repeated_name_becomes_one_update_with_the_later_fields() {
+        for count in [3, 40] {
+            let mut list: Vec<_> = (0..count)
+                .map(|i| value(&format!("Device.P{i}"), "old"))
+                .collect();
+            let mut later = value("Device.P1", "new");
+            later.writable = Some(true);
+            list.push(later);
+            let merged = merge_updates(&list).expect("merges");
+            assert_eq!(merged.len(), count, "{count} names");
+            assert_eq!(merged[1].value.as_deref(), Some("new"));
+            assert_eq!(merged[1].writable, Some(true));
+            assert_eq!(merged[0].value.as_deref(), Some("old"));
+        }
+    }
+
+    #[test]
+    fn an_empty_name_is_refused() {
+        assert!(merge_updates(&[value("", "1")]).is_err());
     }
 }
