@@ -2359,6 +2359,73 @@ mod sqlite_only {
         }
     }
 
+    /// The end of a session asks for the device's next task; after its Inform, a device with
+    /// none queued is answered from what the Inform's transaction found (`task_hints.rs`).
+    /// Every way a task becomes pending afterwards must still be seen.
+    #[tokio::test]
+    async fn a_task_queued_or_requeued_after_an_inform_is_the_next_task() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = open(tmp.path().join("data").to_str().unwrap())
+            .await
+            .unwrap();
+        let id = "00D09E-HGW-HINT";
+        let inform = InformRecord {
+            identity: DeviceIdentity {
+                id: id.into(),
+                oui: "00D09E".into(),
+                product_class: "HGW".into(),
+                serial_number: "HINT".into(),
+                manufacturer: "Acme".into(),
+            },
+            at: T0,
+            events: Vec::new(),
+            remote_addr: None,
+            connection_request_url: None,
+            online_until: None,
+            parameters: vec![ParameterUpdate::value("Device.X", "1", "xsd:int")],
+        };
+        store.record_inform(&inform).await.unwrap();
+        assert!(store.next_task(id, T0).await.unwrap().is_none());
+        // Queued after the Inform (the API, or another session's provisioning).
+        let reboot = NewTask {
+            device_id: id.into(),
+            kind: "Reboot".into(),
+            payload: json!({}),
+            expires_at: None,
+            created_at: T0,
+        };
+        let task = store.create_task(&reboot).await.unwrap();
+        assert_eq!(
+            store.next_task(id, T0).await.unwrap().map(|t| t.id),
+            Some(task)
+        );
+        // Dispatched, then a new Inform: nothing is pending.
+        store.mark_dispatched(task, "s1", T0).await.unwrap();
+        store.record_inform(&inform).await.unwrap();
+        assert!(store.next_task(id, T0).await.unwrap().is_none());
+        // The old session's task goes back to pending after the new Inform was written (a
+        // session replaced by a new one is ended after the new one's Inform).
+        let policy = RecoveryPolicy {
+            requeue_kinds: vec!["Reboot".into()],
+        };
+        let outcome = store
+            .recover_interrupted(&RecoveryScope::Session("s1".into()), &policy, T0)
+            .await
+            .unwrap();
+        assert_eq!(outcome.requeued, 1);
+        assert_eq!(
+            store.next_task(id, T0).await.unwrap().map(|t| t.id),
+            Some(task)
+        );
+        // An Inform while it is pending does not hide it.
+        store.record_inform(&inform).await.unwrap();
+        assert_eq!(
+            store.next_task(id, T0).await.unwrap().map(|t| t.id),
+            Some(task)
+        );
+        store.close().await.unwrap();
+    }
+
     #[tokio::test]
     async fn unsupported_url_is_invalid() {
         let result = open("mysql://localhost/x").await;

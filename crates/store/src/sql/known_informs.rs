@@ -49,11 +49,14 @@ impl KnownInforms {
 
     /// Called inside each write transaction with the connection's `PRAGMA data_version`: if
     /// another connection committed since the last call, nothing known is true any more.
-    pub(crate) fn observe_version(&mut self, version: i64) {
-        if self.data_version != Some(version) {
+    /// Returns whether it moved.
+    pub(crate) fn observe_version(&mut self, version: i64) -> bool {
+        let moved = self.data_version != Some(version);
+        if moved {
             self.digests.clear();
             self.data_version = Some(version);
         }
+        moved
     }
 
     /// Whether the device's stored Inform parameters are exactly those of `digest`.
@@ -98,7 +101,7 @@ mod tests {
     #[test]
     fn a_repeated_list_is_known_and_a_changed_one_is_not() {
         let mut known = KnownInforms::new();
-        known.observe_version(7);
+        let _ = known.observe_version(7);
         let first = known.digest(&list("x"));
         known.remember([(1, Some(first))]);
         assert!(known.holds(1, known.digest(&list("x"))));
@@ -112,19 +115,19 @@ mod tests {
     #[test]
     fn another_connections_commit_forgets_everything() {
         let mut known = KnownInforms::new();
-        known.observe_version(7);
+        let _ = known.observe_version(7);
         let d = known.digest(&list("x"));
         known.remember([(1, Some(d))]);
-        known.observe_version(7);
+        let _ = known.observe_version(7);
         assert!(known.holds(1, d), "no other commit: still known");
-        known.observe_version(8);
+        let _ = known.observe_version(8);
         assert!(!known.holds(1, d));
     }
 
     #[test]
     fn other_parameters_written_by_this_connection_make_a_device_unknown() {
         let mut known = KnownInforms::new();
-        known.observe_version(7);
+        let _ = known.observe_version(7);
         let d = known.digest(&list("x"));
         known.remember([(1, Some(d)), (2, Some(d))]);
         known.remember([(1, None)]);
@@ -135,11 +138,11 @@ mod tests {
     #[test]
     fn a_failed_transaction_forgets_everything() {
         let mut known = KnownInforms::new();
-        known.observe_version(7);
+        let _ = known.observe_version(7);
         let d = known.digest(&list("x"));
         known.remember([(1, Some(d))]);
         known.forget();
-        known.observe_version(7);
+        let _ = known.observe_version(7);
         assert!(!known.holds(1, d));
     }
 }

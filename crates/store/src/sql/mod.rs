@@ -9,3 +9,4 @@ pub(crate) mod postgres;
 pub(crate) mod rows;
 pub(crate) mod sqlite;
 pub(crate) mod sqlite_hot_path;
+mod task_hints;

@@ -37,6 +37,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::error::DbResultExt;
 use crate::sql::sqlite_hot_path::{ConnectionSpec, HotPath, WriteTurn};
+use crate::sql::task_hints::TaskHints;
 use crate::{
     BackendKind, Device, InformRecord, ParameterUpdate, SqliteDurability, StoreError, StoreResult,
     Task, Timestamp,
@@ -191,18 +192,21 @@ pub(crate) async fn open(
     };
     let turn: WriteTurn = Arc::new(tokio::sync::Mutex::new(()));
     let held: HeldTurn = Arc::new(std::sync::Mutex::new(None));
+    let hints = Arc::new(TaskHints::new());
     let writer = pool_options(1)
         // Keep the one connection: a new one would be handed out without `before_acquire`.
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
         .before_acquire({
-            let (turn, held) = (turn.clone(), held.clone());
+            let (turn, held, hints) = (turn.clone(), held.clone(), hints.clone());
             move |_, _| {
-                let (turn, held) = (turn.clone(), held.clone());
+                let (turn, held, hints) = (turn.clone(), held.clone(), hints.clone());
                 Box::pin(async move {
                     drop(take_held(&held));
                     let guard = turn.lock_owned().await;
+                    // Whatever this writer does may queue a task: nothing known holds.
+                    hints.void();
                     *held
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(guard);
@@ -238,6 +242,7 @@ pub(crate) async fn open(
                 busy_timeout,
             },
             turn,
+            hints,
         )?)
     };
     Ok(Arc::new(Backend {

@@ -37,6 +37,7 @@ use crate::sql::rows::{
     access_list_to_json, device_columns, events_to_json, merge_updates, require_nonempty,
     task_columns,
 };
+use crate::sql::task_hints::TaskHints;
 use crate::{
     Device, InformRecord, ParameterUpdate, SqliteDurability, StoreError, StoreResult, Task,
     Timestamp,
@@ -56,6 +57,10 @@ const DEVICE_BY_KEY: &str = concat!(
     device_columns!(),
     " FROM devices d WHERE d.device_key = ?1"
 );
+
+/// Whether the device (by row id) has a pending task, asked after writing its Inform.
+const HAS_PENDING_TASK: &str =
+    "SELECT EXISTS (SELECT 1 FROM tasks WHERE device_id = ?1 AND state = 'pending')";
 
 const NEXT_TASK: &str = concat!(
     "SELECT ",
@@ -120,20 +125,31 @@ enum Reply {
 pub(crate) struct HotPath {
     reads: mpsc::Sender<Read>,
     writes: mpsc::Sender<Write>,
+    hints: Arc<TaskHints>,
 }
 
 impl HotPath {
     /// Opens the two connections and starts their threads.
-    pub(crate) fn start(spec: &ConnectionSpec<'_>, turn: WriteTurn) -> StoreResult<Self> {
+    /// `hints` must be voided by every other writer of the database (`task_hints.rs`).
+    pub(crate) fn start(
+        spec: &ConnectionSpec<'_>,
+        turn: WriteTurn,
+        hints: Arc<TaskHints>,
+    ) -> StoreResult<Self> {
         let reader = spec.open()?;
         let writer = spec.open()?;
         let (reads, read_rx) = mpsc::channel(QUEUE);
         let (writes, write_rx) = mpsc::channel(QUEUE);
         spawn("tether-sqlite-r", move || serve_reads(reader, read_rx))?;
+        let learned = hints.clone();
         spawn("tether-sqlite-w", move || {
-            serve_writes(writer, write_rx, &turn)
+            serve_writes(writer, write_rx, &turn, &learned);
         })?;
-        Ok(HotPath { reads, writes })
+        Ok(HotPath {
+            reads,
+            writes,
+            hints,
+        })
     }
 
     /// The stored device `key`, if any.
@@ -144,7 +160,11 @@ impl HotPath {
     }
 
     /// The first pending task (lowest id) of device `key`, if any.
+    /// Answered without a read when the device is known to have none (`task_hints.rs`).
     pub(crate) async fn next_task(&self, key: String) -> StoreResult<Option<Task>> {
+        if self.hints.none_pending(&key) {
+            return Ok(None);
+        }
         let (reply, answer) = oneshot::channel();
         self.send_read(Read::NextTask(key, reply)).await?;
         answered(answer.await)
@@ -246,7 +266,12 @@ fn read_next_task(conn: &Connection, key: &str) -> StoreResult<Option<Task>> {
     raw.map(RawTask::decode).transpose()
 }
 
-fn serve_writes(mut conn: Connection, mut rx: mpsc::Receiver<Write>, turn: &WriteTurn) {
+fn serve_writes(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Write>,
+    turn: &WriteTurn,
+    hints: &TaskHints,
+) {
     let sql = WriteSql::new();
     let mut known = KnownInforms::new();
     let mut drain = Vec::with_capacity(MAX_DRAIN);
@@ -254,12 +279,12 @@ fn serve_writes(mut conn: Connection, mut rx: mpsc::Receiver<Write>, turn: &Writ
         let jobs: Vec<&WriteJob> = drain.iter().map(|w| &w.job).collect();
         let mut results = {
             let _turn = turn.blocking_lock();
-            match write_batch(&mut conn, &sql, &mut known, &jobs) {
+            match write_batch(&mut conn, &sql, &mut known, hints, &jobs) {
                 Ok(written) => written.into_iter().map(Ok).collect(),
                 Err(_) if jobs.len() > 1 => {
                     // One transaction, so none was written: find out which fail on their own.
                     jobs.iter()
-                        .map(|job| write_batch(&mut conn, &sql, &mut known, &[job]).map(one))
+                        .map(|job| write_batch(&mut conn, &sql, &mut known, hints, &[job]).map(one))
                         .collect::<Vec<_>>()
                 }
                 Err(e) => vec![Err(e)],
@@ -340,9 +365,10 @@ fn write_batch(
     conn: &mut Connection,
     sql: &WriteSql,
     known: &mut KnownInforms,
+    hints: &TaskHints,
     jobs: &[&WriteJob],
 ) -> StoreResult<Vec<Written>> {
-    let result = write_batch_once(conn, sql, known, jobs);
+    let result = write_batch_once(conn, sql, known, hints, jobs);
     if result.is_err() {
         known.forget();
     }
@@ -353,6 +379,7 @@ fn write_batch_once(
     conn: &mut Connection,
     sql: &WriteSql,
     known: &mut KnownInforms,
+    hints: &TaskHints,
     jobs: &[&WriteJob],
 ) -> StoreResult<Vec<Written>> {
     let merged = jobs
@@ -372,7 +399,12 @@ fn write_batch_once(
         .prepare_cached("PRAGMA data_version")
         .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
         .hot()?;
-    known.observe_version(version);
+    if known.observe_version(version) {
+        // Another connection committed: it may have queued tasks.
+        hints.void();
+    }
+    let epoch = hints.epoch();
+    let mut without_tasks = Vec::new();
     let mut results = Vec::with_capacity(jobs.len());
     // Per device written: the digest of its Inform parameters, or None (unknown: other
     // parameters were written).
@@ -410,6 +442,13 @@ fn write_batch_once(
                 if !unchanged {
                     upsert_parameters(&tx, &sql.inform_parameter_upsert, pk, parameters, r.at)?;
                 }
+                let pending: bool = tx
+                    .prepare_cached(HAS_PENDING_TASK)
+                    .and_then(|mut stmt| stmt.query_row([pk], |row| row.get(0)))
+                    .hot()?;
+                if !pending {
+                    without_tasks.push(r.identity.id.clone());
+                }
                 results.push(Written::Device(raw.decode()?));
             }
             WriteJob::Parameters { device_key, at, .. } => {
@@ -427,6 +466,7 @@ fn write_batch_once(
     }
     tx.commit().hot()?;
     known.remember(written);
+    hints.remember(epoch, without_tasks);
     Ok(results)
 }
 
@@ -543,13 +583,14 @@ mod tests {
         let mut conn = spec.open().unwrap();
         let sql = WriteSql::new();
         let mut known = KnownInforms::new();
+        let hints = TaskHints::new();
         let (a, b) = (record("a", 1), record("b", 2));
         let (a, b) = (WriteJob::Inform(a), WriteJob::Inform(b));
-        write_batch(&mut conn, &sql, &mut known, &[&a]).unwrap();
+        write_batch(&mut conn, &sql, &mut known, &hints, &[&a]).unwrap();
         assert_eq!(stored_x(&conn), "a");
-        write_batch(&mut conn, &sql, &mut known, &[&b, &a]).unwrap();
+        write_batch(&mut conn, &sql, &mut known, &hints, &[&b, &a]).unwrap();
         assert_eq!(stored_x(&conn), "a");
-        write_batch(&mut conn, &sql, &mut known, &[&a, &b]).unwrap();
+        write_batch(&mut conn, &sql, &mut known, &hints, &[&a, &b]).unwrap();
         assert_eq!(stored_x(&conn), "b");
         // A parameter write in the same transaction makes the next Inform's list unknown.
         let learned = WriteJob::Parameters {
@@ -557,8 +598,51 @@ mod tests {
             updates: vec![ParameterUpdate::value("Device.X", "c", "xsd:string")],
             at: Timestamp(3),
         };
-        write_batch(&mut conn, &sql, &mut known, &[&learned, &b]).unwrap();
+        write_batch(&mut conn, &sql, &mut known, &hints, &[&learned, &b]).unwrap();
         assert_eq!(stored_x(&conn), "b");
+        drop(store);
+    }
+
+    /// A task written by another process (another connection) is noticed through
+    /// `PRAGMA data_version` at the write thread's next transaction.
+    #[tokio::test]
+    async fn another_connections_commit_voids_what_is_known_about_tasks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let store = crate::open(dir.to_str().unwrap()).await.unwrap();
+        let spec = ConnectionSpec {
+            file: &dir.join(crate::sql::sqlite::DB_FILE),
+            durability: SqliteDurability::ProcessCrash,
+            busy_timeout: Duration::from_secs(5),
+        };
+        let mut conn = spec.open().unwrap();
+        let other = spec.open().unwrap();
+        let sql = WriteSql::new();
+        let mut known = KnownInforms::new();
+        let hints = TaskHints::new();
+        let a = WriteJob::Inform(record("a", 1));
+        write_batch(&mut conn, &sql, &mut known, &hints, &[&a]).unwrap();
+        assert!(hints.none_pending("00D09E-HGW-HOT"));
+        other
+            .execute(
+                "INSERT INTO tasks (device_id, kind, payload, state, created_at, updated_at) \
+                 SELECT id, 'Reboot', '{}', 'pending', 0, 0 FROM devices",
+                [],
+            )
+            .unwrap();
+        let mut second = record("b", 2);
+        second.identity.id = "00D09E-HGW-OTHER".into();
+        write_batch(
+            &mut conn,
+            &sql,
+            &mut known,
+            &hints,
+            &[&WriteJob::Inform(second)],
+        )
+        .unwrap();
+        assert!(!hints.none_pending("00D09E-HGW-HOT"));
+        // What that transaction itself found still stands: the other device has none.
+        assert!(hints.none_pending("00D09E-HGW-OTHER"));
         drop(store);
     }
 }
