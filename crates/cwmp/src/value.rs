@@ -53,6 +53,25 @@ impl ValueType {
         }
     }
 
+    /// The prefixed name as written in `xsi:type` (`"xsd:unsignedInt"`), the same text as
+    /// `Display` without the formatter (stored for every parameter of every Inform).
+    pub fn xsi_type(&self) -> String {
+        let known = match self {
+            Self::String => "xsd:string",
+            Self::Int => "xsd:int",
+            Self::UnsignedInt => "xsd:unsignedInt",
+            Self::Long => "xsd:long",
+            Self::UnsignedLong => "xsd:unsignedLong",
+            Self::Boolean => "xsd:boolean",
+            Self::DateTime => "xsd:dateTime",
+            Self::Base64 => "xsd:base64Binary",
+            Self::HexBinary => "xsd:hexBinary",
+            Self::Decimal => "xsd:decimal",
+            Self::Other(name) => return format!("xsd:{name}"),
+        };
+        known.to_owned()
+    }
+
     /// Maps an XML Schema (or SOAP encoding) local type name to a type.
     pub fn from_xsd_name(name: &str) -> Self {
         match name {
@@ -251,6 +270,25 @@ impl ParameterValue {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn xsi_type_is_the_displayed_name() {
+        for t in [
+            ValueType::String,
+            ValueType::Int,
+            ValueType::UnsignedInt,
+            ValueType::Long,
+            ValueType::UnsignedLong,
+            ValueType::Boolean,
+            ValueType::DateTime,
+            ValueType::Base64,
+            ValueType::HexBinary,
+            ValueType::Decimal,
+            ValueType::Other("X_Vendor".into()),
+        ] {
+            assert_eq!(t.xsi_type(), t.to_string());
+        }
+    }
     use super::*;
 
     #[test]

@@ -183,7 +183,7 @@ pub async fn record_result(
         (_, Body::GetParameterValuesResponse(r)) => {
             learned.extend(
                 r.parameter_list.iter().map(|p| {
-                    ParameterUpdate::value(&p.name, &p.value.text, p.value.kind.to_string())
+                    ParameterUpdate::value(&p.name, &p.value.text, p.value.kind.xsi_type())
                 }),
             );
             task_result::values(&r)?
@@ -193,7 +193,7 @@ pub async fn record_result(
                 // ChangeAcs names depend on the root; only SetParameterValues is learned.
                 if matches!(spec, TaskSpec::SetParameterValues { .. }) {
                     learned.extend(spv.parameter_list.iter().map(|p| {
-                        ParameterUpdate::value(&p.name, &p.value.text, p.value.kind.to_string())
+                        ParameterUpdate::value(&p.name, &p.value.text, p.value.kind.xsi_type())
                     }));
                 }
             }

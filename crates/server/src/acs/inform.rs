@@ -112,7 +112,7 @@ pub async fn record(
         parameters: inform
             .parameter_list
             .iter()
-            .map(|p| ParameterUpdate::value(&p.name, &p.value.text, p.value.kind.to_string()))
+            .map(|p| ParameterUpdate::value(&p.name, &p.value.text, p.value.kind.xsi_type()))
             .collect(),
     };
     let device = store.record_inform(&record).await?;

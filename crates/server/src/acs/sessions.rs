@@ -47,6 +47,13 @@ pub struct Session {
     pub span: tracing::Span,
 }
 
+impl Session {
+    /// The first 8 characters of the id: enough to tell sessions apart in logs.
+    pub fn short_id(&self) -> &str {
+        self.id.get(..8).unwrap_or(&self.id)
+    }
+}
+
 pub type SessionRef = Arc<tokio::sync::Mutex<Session>>;
 
 /// The registry is full: new sessions are refused with 503 until some end.

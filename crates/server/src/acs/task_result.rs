@@ -62,7 +62,7 @@ pub fn values(r: &GetParameterValuesResponse) -> Result<Box<RawValue>, StoreErro
         .map(|p| Value {
             name: &p.name,
             value: &p.value.text,
-            kind: p.value.kind.to_string(),
+            kind: p.value.kind.xsi_type(),
         })
         .collect();
     text(&Values { values })

@@ -349,7 +349,9 @@ impl WriteSql {
                  manufacturer, created_at, last_inform_at, last_inform_events, remote_addr, \
                  online_until, conn_req_url) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10){INFORM_DEVICE_UPSERT_SET} \
-                 RETURNING *"
+                 RETURNING {}",
+                // `raw_device` reads by position: the same columns as every device read.
+                device_columns!().replace("d.", "")
             ),
             inform_parameter_upsert: format!("{parameter_upsert}{ONLY_IF_CHANGED}"),
             parameter_upsert,
@@ -428,7 +430,7 @@ fn write_batch_once(
                                 r.online_until.map(|t| t.0),
                                 r.connection_request_url,
                             ],
-                            |row| Ok((row.get::<_, i64>("id")?, raw_device(row)?)),
+                            |row| Ok((row.get::<_, i64>(0)?, raw_device(row)?)),
                         )
                     })
                     .hot()?;
@@ -494,45 +496,49 @@ fn upsert_parameters(
     Ok(())
 }
 
+/// Reads the columns of `device_columns!()` by position (column 0 is the row id): looking each
+/// up by name cost a scan of every column name per column, on every session. A test checks
+/// every statement read here against the names.
 fn raw_device(row: &Row<'_>) -> rusqlite::Result<RawDevice> {
     Ok(RawDevice {
-        device_key: row.get("device_key")?,
-        oui: row.get("oui")?,
-        product_class: row.get("product_class")?,
-        serial_number: row.get("serial_number")?,
-        manufacturer: row.get("manufacturer")?,
-        owner_id: row.get("owner_id")?,
-        created_at: row.get("created_at")?,
-        last_inform_at: row.get("last_inform_at")?,
-        last_inform_events: row.get("last_inform_events")?,
-        remote_addr: row.get("remote_addr")?,
-        online_until: row.get("online_until")?,
-        conn_req_url: row.get("conn_req_url")?,
-        conn_req_username: row.get("conn_req_username")?,
-        conn_req_password: row.get("conn_req_password")?,
-        conn_req_source: row.get("conn_req_source")?,
-        cpe_username: row.get("cpe_username")?,
-        cpe_password: row.get("cpe_password")?,
+        device_key: row.get(1)?,
+        oui: row.get(2)?,
+        product_class: row.get(3)?,
+        serial_number: row.get(4)?,
+        manufacturer: row.get(5)?,
+        owner_id: row.get(6)?,
+        created_at: row.get(7)?,
+        last_inform_at: row.get(8)?,
+        last_inform_events: row.get(9)?,
+        remote_addr: row.get(10)?,
+        online_until: row.get(11)?,
+        conn_req_url: row.get(12)?,
+        conn_req_username: row.get(13)?,
+        conn_req_password: row.get(14)?,
+        conn_req_source: row.get(15)?,
+        cpe_username: row.get(16)?,
+        cpe_password: row.get(17)?,
     })
 }
 
+/// Reads the columns of `task_columns!()` by position (see `raw_device`).
 fn raw_task(row: &Row<'_>) -> rusqlite::Result<RawTask> {
     Ok(RawTask {
-        id: row.get("id")?,
-        device_key: row.get("device_key")?,
-        kind: row.get("kind")?,
-        payload: row.get("payload")?,
-        state: row.get("state")?,
-        created_at: row.get("created_at")?,
-        updated_at: row.get("updated_at")?,
-        expires_at: row.get("expires_at")?,
-        attempts: row.get("attempts")?,
-        session_id: row.get("session_id")?,
-        dispatched_at: row.get("dispatched_at")?,
-        result: row.get("result")?,
-        fault_code: row.get("fault_code")?,
-        fault_message: row.get("fault_message")?,
-        fault_detail: row.get("fault_detail")?,
+        id: row.get(0)?,
+        device_key: row.get(1)?,
+        kind: row.get(2)?,
+        payload: row.get(3)?,
+        state: row.get(4)?,
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
+        expires_at: row.get(7)?,
+        attempts: row.get(8)?,
+        session_id: row.get(9)?,
+        dispatched_at: row.get(10)?,
+        result: row.get(11)?,
+        fault_code: row.get(12)?,
+        fault_message: row.get(13)?,
+        fault_detail: row.get(14)?,
     })
 }
 
@@ -600,6 +606,72 @@ mod tests {
         };
         write_batch(&mut conn, &sql, &mut known, &hints, &[&learned, &b]).unwrap();
         assert_eq!(stored_x(&conn), "b");
+        drop(store);
+    }
+
+    /// What `raw_device` reads, in order.
+    const DEVICE_COLUMN_NAMES: [&str; 18] = [
+        "id",
+        "device_key",
+        "oui",
+        "product_class",
+        "serial_number",
+        "manufacturer",
+        "owner_id",
+        "created_at",
+        "last_inform_at",
+        "last_inform_events",
+        "remote_addr",
+        "online_until",
+        "conn_req_url",
+        "conn_req_username",
+        "conn_req_password",
+        "conn_req_source",
+        "cpe_username",
+        "cpe_password",
+    ];
+
+    /// What `raw_task` reads, in order.
+    const TASK_COLUMN_NAMES: [&str; 15] = [
+        "id",
+        "device_key",
+        "kind",
+        "payload",
+        "state",
+        "created_at",
+        "updated_at",
+        "expires_at",
+        "attempts",
+        "session_id",
+        "dispatched_at",
+        "result",
+        "fault_code",
+        "fault_message",
+        "fault_detail",
+    ];
+
+    /// `raw_device` and `raw_task` read by position: every statement they read must have
+    /// exactly those columns in that order.
+    #[tokio::test]
+    async fn statements_read_by_position_have_the_expected_columns() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let store = crate::open(dir.to_str().unwrap()).await.unwrap();
+        let spec = ConnectionSpec {
+            file: &dir.join(crate::sql::sqlite::DB_FILE),
+            durability: SqliteDurability::ProcessCrash,
+            busy_timeout: Duration::from_secs(5),
+        };
+        let conn = spec.open().unwrap();
+        let sql = WriteSql::new();
+        for (statement, expected) in [
+            (DEVICE_BY_KEY, &DEVICE_COLUMN_NAMES[..]),
+            (sql.device_upsert.as_str(), &DEVICE_COLUMN_NAMES[..]),
+            (NEXT_TASK, &TASK_COLUMN_NAMES[..]),
+        ] {
+            let stmt = conn.prepare(statement).unwrap();
+            assert_eq!(stmt.column_names(), expected, "{statement}");
+        }
         drop(store);
     }
 
