@@ -81,6 +81,7 @@ pub(super) fn decode(text: &str, options: &DecodeOptions) -> Option<Envelope> {
         return None;
     }
     let mut stream = Stream {
+        text,
         input: text.as_bytes(),
         pos: 0,
         open: Vec::with_capacity(8),
@@ -106,6 +107,24 @@ enum Ns {
     Cwmp(CwmpNamespace),
     /// Another namespace, or none.
     Other,
+    /// Declared empty (`xmlns=""`): no namespace.
+    Unbound,
+}
+
+/// What a declared namespace URI is; `None` (give up) for a non-standard CWMP namespace,
+/// which is a quirk the tree decoder reports.
+fn classify(uri: &[u8]) -> Option<Ns> {
+    Some(match uri {
+        b"" => Ns::Unbound,
+        _ => match std::str::from_utf8(uri).ok()? {
+            namespace::SOAP_ENV => Ns::SoapEnvelope,
+            uri => match CwmpNamespace::from_uri(uri) {
+                Some((_, true)) => return None,
+                Some((ns, false)) => Ns::Cwmp(ns),
+                None => Ns::Other,
+            },
+        },
+    })
 }
 
 /// An element as it opens: its resolved namespace, local name and the attributes we use.
@@ -128,17 +147,28 @@ enum Token<'i> {
     Text(Cow<'i, str>),
 }
 
-/// A namespace declaration in scope: `prefix` (empty for the default namespace) bound to `uri`
-/// (empty: no namespace) by the element at nesting `level`.
+/// An attribute of a start tag, split.
+#[derive(Clone, Copy, Default)]
+struct Attribute<'i> {
+    prefix: Option<&'i [u8]>,
+    local: &'i [u8],
+    value: &'i [u8],
+}
+
+/// A namespace declaration in scope: `prefix` (empty for the default namespace) bound to a
+/// namespace (classified when declared) by the element at nesting `level`.
 struct Binding<'i> {
     prefix: &'i [u8],
-    uri: &'i [u8],
+    ns: Ns,
     level: usize,
 }
 
 /// The tokenizer. Tags are found with `memchr`; since no attribute value may hold `>`, the first
 /// `>` after `<` ends the tag (a `>` inside quotes leaves a quote open, and we give up).
 struct Stream<'i> {
+    /// The message; `input` is the same as bytes. Text is sliced from `text` at `<`, `>` and
+    /// quotes, which are ASCII, so every slice is on a character boundary (no re-validation).
+    text: &'i str,
     input: &'i [u8],
     pos: usize,
     /// Qualified names of the open elements, for matching end tags.
@@ -238,6 +268,7 @@ impl<'i> Stream<'i> {
             _ => {
                 let len = memchr::memchr(b'<', rest).unwrap_or(rest.len());
                 let raw = &rest[..len];
+                let text = self.text.get(self.pos..self.pos + len)?;
                 self.pos += len;
                 self.enter(false)?;
                 // `\r` would be normalised, `]]>` is refused: both are left to the tree.
@@ -246,7 +277,7 @@ impl<'i> Stream<'i> {
                 {
                     return None;
                 }
-                Some(Token::Text(unescape(raw)?))
+                Some(Token::Text(unescape(text)?))
             }
         }
     }
@@ -258,13 +289,18 @@ impl<'i> Stream<'i> {
             .position(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
             .unwrap_or(tag.len());
         let (qname, mut rest) = tag.split_at(name_len);
-        if !is_qname(qname) || prefix_of(qname).is_some_and(reserved) {
+        let (prefix, local) = split_qname(qname)?;
+        if prefix.is_some_and(reserved) {
             return None;
         }
         // This element's level: bindings it declares are in scope for itself and below.
         let level = if empty { self.depth + 1 } else { self.depth };
-        let mut attributes: [(&[u8], &[u8]); 8] = [(&[], &[]); 8];
+        // Each attribute that is not a namespace declaration.
+        let mut attributes: [Attribute<'_>; 8] = [Attribute::default(); 8];
         let mut count = 0;
+        // Local names seen, declarations included (no two may be the same).
+        let mut locals: [&[u8]; 8] = [&[]; 8];
+        let mut seen = 0;
         loop {
             let trimmed = rest.trim_ascii_start();
             if trimmed.is_empty() {
@@ -274,74 +310,75 @@ impl<'i> Stream<'i> {
             if trimmed.len() == rest.len() {
                 return None;
             }
-            let eq = memchr::memchr(b'=', trimmed)?;
+            let eq = trimmed.iter().position(|&b| b == b'=')?;
             let key = trimmed[..eq].trim_ascii_end();
             let after = trimmed[eq + 1..].trim_ascii_start();
             let quote = *after.first().filter(|q| matches!(q, b'"' | b'\''))?;
-            let close = memchr::memchr(quote, &after[1..])? + 1;
+            let close = after[1..].iter().position(|&b| b == quote)? + 1;
             let value = &after[1..close];
             rest = &after[close + 1..];
-            if !is_qname(key) || value.iter().any(|b| b"&<\t\n\r".contains(b)) {
-                return None;
-            }
-            if count == attributes.len()
-                || attributes[..count]
-                    .iter()
-                    .any(|(k, _)| local_of(k) == local_of(key))
+            let (key_prefix, key_local) = split_qname(key)?;
+            if value.iter().any(|b| b"&<\t\n\r".contains(b))
+                || seen == locals.len()
+                || locals[..seen].contains(&key_local)
             {
                 return None;
             }
-            attributes[count] = (key, value);
-            count += 1;
-            if key == b"xmlns" || prefix_of(key) == Some(b"xmlns") {
-                let prefix = if key == b"xmlns" {
-                    &b""[..]
-                } else {
-                    local_of(key)
-                };
-                if (!prefix.is_empty() && (reserved(prefix) || value.is_empty()))
-                    || value == XML_NAMESPACE
-                    || value == XMLNS_NAMESPACE
-                {
-                    return None;
+            locals[seen] = key_local;
+            seen += 1;
+            let declared = match (key_prefix, key_local) {
+                (None, b"xmlns") => Some(&b""[..]),
+                (Some(b"xmlns"), p) => Some(p),
+                _ => None,
+            };
+            match declared {
+                Some(p) => {
+                    if (!p.is_empty() && (reserved(p) || value.is_empty()))
+                        || value == XML_NAMESPACE
+                        || value == XMLNS_NAMESPACE
+                    {
+                        return None;
+                    }
+                    self.bindings.push(Binding {
+                        prefix: p,
+                        ns: classify(value)?,
+                        level,
+                    });
                 }
-                self.bindings.push(Binding {
-                    prefix,
-                    uri: value,
-                    level,
-                });
+                None => {
+                    attributes[count] = Attribute {
+                        prefix: key_prefix,
+                        local: key_local,
+                        value,
+                    };
+                    count += 1;
+                }
             }
         }
         let mut array_type = None;
         let mut value_type = None;
-        for &(key, value) in &attributes[..count] {
-            if key == b"xmlns" || prefix_of(key) == Some(b"xmlns") {
-                continue;
-            }
-            if let Some(prefix) = prefix_of(key)
-                && (reserved(prefix) || self.resolve(prefix).is_none())
+        for &Attribute {
+            prefix: key_prefix,
+            local: key_local,
+            value,
+        } in &attributes[..count]
+        {
+            if let Some(p) = key_prefix
+                && (reserved(p) || self.resolve(p).is_none())
             {
                 return None;
             }
-            let value = std::str::from_utf8(value).ok()?;
-            match local_of(key) {
-                b"arrayType" => array_type = Some(declared_count(value)),
-                b"type" => value_type = Some(self.value_type(value)?),
+            match key_local {
+                b"arrayType" => {
+                    array_type = Some(declared_count(std::str::from_utf8(value).ok()?));
+                }
+                b"type" => value_type = Some(self.value_type(std::str::from_utf8(value).ok()?)?),
                 _ => {}
             }
         }
-        let uri = match prefix_of(qname) {
-            Some(prefix) => self.resolve(prefix)?,
-            None => self.resolve(b"").unwrap_or(b""),
-        };
-        let ns = match std::str::from_utf8(uri).ok()? {
-            namespace::SOAP_ENV => Ns::SoapEnvelope,
-            uri => match CwmpNamespace::from_uri(uri) {
-                // A non-standard CWMP namespace is a quirk: the tree decoder reports it.
-                Some((_, true)) => return None,
-                Some((ns, false)) => Ns::Cwmp(ns),
-                None => Ns::Other,
-            },
+        let ns = match prefix {
+            Some(p) => self.resolve(p)?,
+            None => self.resolve(b"").unwrap_or(Ns::Other),
         };
         if empty {
             while self.bindings.last().is_some_and(|b| b.level > self.depth) {
@@ -352,21 +389,18 @@ impl<'i> Stream<'i> {
         }
         Some(Open {
             ns,
-            local: known_name(local_of(qname)),
+            local: known_name(local),
             empty,
             array_type,
             value_type,
         })
     }
 
-    /// The namespace `prefix` is bound to here (`""` for none when the default is undeclared).
-    fn resolve(&self, prefix: &[u8]) -> Option<&'i [u8]> {
-        self.bindings
-            .iter()
-            .rev()
-            .find(|b| b.prefix == prefix)
-            .map(|b| b.uri)
-            .filter(|uri| prefix.is_empty() || !uri.is_empty())
+    /// Where `prefix` (empty: the default namespace) is bound here; `None` if it is not.
+    fn resolve(&self, prefix: &[u8]) -> Option<Ns> {
+        let binding = self.bindings.iter().rev().find(|b| b.prefix == prefix)?;
+        // `xmlns=""` undeclares the default namespace; a prefix cannot be undeclared.
+        (prefix.is_empty() || binding.ns != Ns::Unbound).then_some(binding.ns)
     }
 
     /// An `xsi:type` value: its local part names the type; its prefix must be bound here.
@@ -664,9 +698,8 @@ fn reference(name: &[u8]) -> Fast<char> {
 }
 
 /// Text with its references resolved (borrowed when it has none).
-fn unescape(raw: &[u8]) -> Fast<Cow<'_, str>> {
-    let text = std::str::from_utf8(raw).ok()?;
-    if memchr::memchr(b'&', raw).is_none() {
+fn unescape(text: &str) -> Fast<Cow<'_, str>> {
+    if memchr::memchr(b'&', text.as_bytes()).is_none() {
         return Some(Cow::Borrowed(text));
     }
     let mut out = String::with_capacity(text.len());
@@ -682,18 +715,6 @@ fn unescape(raw: &[u8]) -> Fast<Cow<'_, str>> {
     Some(Cow::Owned(out))
 }
 
-// Names are short: a plain scan beats `memchr`'s set-up.
-fn prefix_of(qname: &[u8]) -> Option<&[u8]> {
-    qname.iter().position(|&b| b == b':').map(|i| &qname[..i])
-}
-
-fn local_of(qname: &[u8]) -> &[u8] {
-    qname
-        .iter()
-        .position(|&b| b == b':')
-        .map_or(qname, |i| &qname[i + 1..])
-}
-
 /// The count in `prefix:Type[count]`, if it has one.
 fn declared_count(array_type: &str) -> Option<usize> {
     array_type
@@ -707,15 +728,32 @@ fn is_xml_whitespace(bytes: &[u8]) -> bool {
         .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
-/// `prefix:local` or `local`, each an ASCII XML name without a colon.
-fn is_qname(name: &[u8]) -> bool {
-    let mut parts = name.splitn(2, |&b| b == b':');
-    parts.all(|part| {
-        part.first()
-            .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
-            && part
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+/// Splits `prefix:local` (or `local`), each an ASCII XML name without a colon; `None` for
+/// anything else. One pass: names are short, so a plain scan beats `memchr`'s set-up.
+fn split_qname(name: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
+    let mut colon = None;
+    let mut start = true;
+    for (i, &b) in name.iter().enumerate() {
+        let ok = if start {
+            b.is_ascii_alphabetic() || b == b'_'
+        } else {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+        };
+        if ok {
+            start = false;
+        } else if b == b':' && !start && colon.is_none() {
+            colon = Some(i);
+            start = true;
+        } else {
+            return None;
+        }
+    }
+    if start {
+        return None;
+    }
+    Some(match colon {
+        Some(i) => (Some(&name[..i]), &name[i + 1..]),
+        None => (None, name),
     })
 }
 
