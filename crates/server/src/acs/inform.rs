@@ -43,11 +43,12 @@ fn parameter_ending<'a>(inform: &'a Inform, suffix: &str) -> Option<&'a str> {
         .map(|p| p.value.text.trim())
 }
 
-/// Writes the Inform. `existing` is the device as stored (None: first contact).
+/// Writes the Inform. `existing` is the device as stored (None: first contact). Takes the
+/// Inform: its parameter names and values move into the store's record instead of being copied.
 pub async fn record(
     store: &dyn Store,
     hub: &TaskHub,
-    inform: &Inform,
+    mut inform: Inform,
     existing: Option<&Device>,
     owner: Option<AccountId>,
     remote_addr: String,
@@ -73,8 +74,8 @@ pub async fn record(
             store.delete_parameter_subtree(&id, root).await?;
         }
     }
-    let root = root_of(inform);
-    let interval = match parameter_ending(inform, ".ManagementServer.PeriodicInformInterval")
+    let root = root_of(&inform);
+    let interval = match parameter_ending(&inform, ".ManagementServer.PeriodicInformInterval")
         .and_then(|v| v.parse::<i64>().ok())
     {
         Some(v) => Some(v),
@@ -105,18 +106,20 @@ pub async fn record(
             })
             .collect(),
         remote_addr: Some(remote_addr),
-        connection_request_url: parameter_ending(inform, ".ManagementServer.ConnectionRequestURL")
+        connection_request_url: parameter_ending(&inform, ".ManagementServer.ConnectionRequestURL")
             .filter(|u| !u.is_empty())
             .map(str::to_owned),
         online_until: Some(online_until),
-        parameters: inform
-            .parameter_list
-            .iter()
-            .map(|p| ParameterUpdate::value(&p.name, &p.value.text, p.value.kind.xsi_type()))
+        parameters: std::mem::take(&mut inform.parameter_list)
+            .into_iter()
+            .map(|p| {
+                let xsi_type = p.value.kind.xsi_type();
+                ParameterUpdate::value(p.name, p.value.text, xsi_type)
+            })
             .collect(),
     };
     let device = store.record_inform(&record).await?;
-    complete_by_events(store, hub, inform, &id, at).await?;
+    complete_by_events(store, hub, &inform, &id, at).await?;
     Ok(device)
 }
 

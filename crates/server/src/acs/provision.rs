@@ -27,8 +27,8 @@
 
 use base64::Engine as _;
 use rand::RngCore as _;
-use tether_cwmp::rpc::{Inform, SetParameterValues};
-use tether_cwmp::{Body, EventCode, Fault, ParameterValue, Value};
+use tether_cwmp::rpc::SetParameterValues;
+use tether_cwmp::{Body, Fault, ParameterValue, Value};
 use tether_store::{Credentials, Device, NewFault, Store, StoreError, Timestamp};
 
 /// The fault code recorded when the device answers something other than the expected response.
@@ -48,10 +48,8 @@ pub enum Provision {
 
 /// Whether the device should be given credentials in this session. `device` is the device as
 /// stored after its Inform was recorded.
-pub fn wanted(enabled: bool, device: &Device, inform: &Inform) -> bool {
-    enabled
-        && (device.connection_request_credentials.is_none()
-            || inform.has_event(&EventCode::Bootstrap))
+pub fn wanted(enabled: bool, device: &Device, bootstrap: bool) -> bool {
+    enabled && (device.connection_request_credentials.is_none() || bootstrap)
 }
 
 /// Fresh credentials for `device_id`.

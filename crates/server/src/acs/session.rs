@@ -28,7 +28,7 @@ use std::time::Duration;
 use http::StatusCode;
 use tether_cwmp::rpc::{GetRpcMethodsResponse, Inform};
 use tether_cwmp::session::{AcceptOptions, AcsEvent, AcsSession, AcsState, Reply};
-use tether_cwmp::{Body, DecodeOptions, Envelope, Fault, FaultCode};
+use tether_cwmp::{Body, DecodeOptions, Envelope, EventCode, Fault, FaultCode};
 use tether_store::StoreError;
 use tracing::Instrument as _;
 
@@ -265,7 +265,7 @@ async fn start(acs: &Arc<Acs>, req: &SessionRequest, env: Envelope) -> Answer {
     async {
         tracing::debug!(peer = %req.conn.peer, "session started");
         let mut s = sref.lock().await;
-        let answer = inform_step(acs, req, &mut s, &inform, device.as_ref(), owner).await;
+        let answer = inform_step(acs, req, &mut s, *inform, device.as_ref(), owner).await;
         drop(s);
         if let Some(prev) = previous {
             // After the Inform: its M events may settle what the old session left dispatched.
@@ -284,11 +284,12 @@ async fn inform_step(
     acs: &Acs,
     req: &SessionRequest,
     s: &mut Session,
-    inform: &Inform,
+    inform: Inform,
     device: Option<&tether_store::Device>,
     owner: Option<tether_store::AccountId>,
 ) -> Answer {
     metrics::counter!("tether_cwmp_informs_total").increment(1);
+    let bootstrap = inform.has_event(&EventCode::Bootstrap);
     let stored = inform::record(
         &*acs.app.store,
         &acs.app.hub,
@@ -303,7 +304,7 @@ async fn inform_step(
     let reply = match stored {
         Ok(device) => {
             let enabled = acs.app.config.cwmp.connection_request.provision_credentials;
-            if provision::wanted(enabled, &device, inform) {
+            if provision::wanted(enabled, &device, bootstrap) {
                 s.provision = Provision::Wanted;
             }
             s.machine.accept_inform(now, AcceptOptions::default())
@@ -361,7 +362,7 @@ async fn step(
                     }
                 };
                 let owner = s.owner;
-                inform_step(acs, req, &mut s, &inform, device.as_ref(), owner).await
+                inform_step(acs, req, &mut s, *inform, device.as_ref(), owner).await
             }
             Ok(AcsEvent::Request(body)) => cpe_request(acs, &mut s, body).await,
             Ok(AcsEvent::Ready(done)) => {
