@@ -14,6 +14,7 @@
 # Environment (defaults in brackets):
 #   DURATION [15]     measured seconds per figure      WARMUP [3]   seconds before measuring
 #   CONCURRENCY [32]  sessions in flight               DEVICES [2000] distinct serials
+#   CWMP_CONCURRENCY ["32 128"]  cwmp, cwmp-tls: each concurrency measured (goal at the last)
 #   BIN               a prebuilt `tether` binary; otherwise release binaries are built once
 #   DEVICE_BIN        footprint: a prebuilt device build; otherwise it is built
 #   FOOTPRINT_SETTLE [30]  footprint: seconds the agent runs before it is measured
@@ -30,8 +31,9 @@ WARMUP="${WARMUP:-3}"
 CONCURRENCY="${CONCURRENCY:-32}"
 DEVICES="${DEVICES:-2000}"
 OUT="${OUT:-$ROOT/bench/out}"
+CWMP_CONCURRENCY="${CWMP_CONCURRENCY:-32 128}"
 if [[ "${SMOKE:-0}" == 1 ]]; then
-    DURATION=1; WARMUP=0; CONCURRENCY=4; DEVICES=20
+    DURATION=1; WARMUP=0; CONCURRENCY=4; DEVICES=20; CWMP_CONCURRENCY=4
 fi
 mkdir -p "$OUT"
 WORK="$(mktemp -d /tmp/tether-bench.XXXXXX)"
@@ -162,35 +164,54 @@ ratio() { # label tether-json ceiling-json goal
          | "\($name): tether = \($r) % of the ceiling (goal \($goal) %): \(if $r >= ($goal|tonumber) then "met" else "NOT met" end)"'
 }
 
+# The CWMP figures are taken at each concurrency of CWMP_CONCURRENCY, both servers at each.
+# The ceiling answers at once, so it is CPU-bound at any of them; Tether acknowledges an
+# Inform only once it is committed, so it needs sessions in flight to fill the cores while
+# others wait for a commit. The goal is judged at the last (highest) concurrency: capacity.
 bench_cwmp() {
-    start_ceiling
-    load cwmp-ceiling "$CEILING_URL" "$CEILING_PID"
-    stop_ceiling
-    start_server cwmp
-    load cwmp-tether "http://127.0.0.1:27547/" "$SERVER_PID"
-    stop_server
+    local c
+    for c in $CWMP_CONCURRENCY; do
+        start_ceiling
+        CONCURRENCY=$c load "cwmp-ceiling-c$c" "$CEILING_URL" "$CEILING_PID"
+        stop_ceiling
+        start_server "cwmp-c$c"
+        CONCURRENCY=$c load "cwmp-tether-c$c" "http://127.0.0.1:27547/" "$SERVER_PID"
+        stop_server
+    done
     echo
     echo "### CWMP sessions, plain HTTP ($(date -u +%F), $(nproc) cores, ${DURATION}s)"
     header
-    row "ceiling (hyper, no parsing)" "$OUT/cwmp-ceiling.json"
-    row "tether server (SQLite)" "$OUT/cwmp-tether.json"
-    ratio "plain HTTP" "$OUT/cwmp-tether.json" "$OUT/cwmp-ceiling.json" 50
+    for c in $CWMP_CONCURRENCY; do
+        row "ceiling (hyper, no parsing)" "$OUT/cwmp-ceiling-c$c.json"
+        row "tether server (SQLite)" "$OUT/cwmp-tether-c$c.json"
+    done
+    for c in $CWMP_CONCURRENCY; do
+        ratio "plain HTTP, concurrency $c" "$OUT/cwmp-tether-c$c.json" "$OUT/cwmp-ceiling-c$c.json" 50
+    done
 }
 
 bench_cwmp_tls() {
-    start_ceiling tls
-    load cwmp-tls-ceiling "$CEILING_URL" "$CEILING_PID" --ca-file "$CEILING_CA"
-    stop_ceiling
-    start_server cwmp-tls cwmp-tls
-    load cwmp-tls-tether "https://127.0.0.1:27547/" "$SERVER_PID" \
-        --ca-file "$SERVER_DIR/data/tls/self-signed-cert.pem"
-    stop_server
+    local c
+    for c in $CWMP_CONCURRENCY; do
+        start_ceiling tls
+        CONCURRENCY=$c load "cwmp-tls-ceiling-c$c" "$CEILING_URL" "$CEILING_PID" \
+            --ca-file "$CEILING_CA"
+        stop_ceiling
+        start_server "cwmp-tls-c$c" cwmp-tls
+        CONCURRENCY=$c load "cwmp-tls-tether-c$c" "https://127.0.0.1:27547/" "$SERVER_PID" \
+            --ca-file "$SERVER_DIR/data/tls/self-signed-cert.pem"
+        stop_server
+    done
     echo
     echo "### CWMP sessions, HTTPS, full handshakes ($(date -u +%F), $(nproc) cores, ${DURATION}s)"
     header
-    row "ceiling (hyper + rustls, no parsing)" "$OUT/cwmp-tls-ceiling.json"
-    row "tether server (SQLite)" "$OUT/cwmp-tls-tether.json"
-    ratio "HTTPS" "$OUT/cwmp-tls-tether.json" "$OUT/cwmp-tls-ceiling.json" 70
+    for c in $CWMP_CONCURRENCY; do
+        row "ceiling (hyper + rustls, no parsing)" "$OUT/cwmp-tls-ceiling-c$c.json"
+        row "tether server (SQLite)" "$OUT/cwmp-tls-tether-c$c.json"
+    done
+    for c in $CWMP_CONCURRENCY; do
+        ratio "HTTPS, concurrency $c" "$OUT/cwmp-tls-tether-c$c.json" "$OUT/cwmp-tls-ceiling-c$c.json" 70
+    done
 }
 
 # Idle footprint of a device's agent, by the method of BENCHMARKS.md ("Agent footprint"): the
