@@ -77,7 +77,7 @@ fn known_name(local: &[u8]) -> &'static str {
 
 /// Decodes `text` if it is a plain Inform in the narrow grammar above; `None` otherwise.
 pub(super) fn decode(text: &str, options: &DecodeOptions) -> Option<Envelope> {
-    if text.starts_with('\u{FEFF}') || has_non_characters(text.as_bytes()) {
+    if text.starts_with('\u{FEFF}') {
         return None;
     }
     let mut stream = Stream {
@@ -91,7 +91,9 @@ pub(super) fn decode(text: &str, options: &DecodeOptions) -> Option<Envelope> {
         max_depth: options.max_depth,
         max_nodes: options.max_nodes,
     };
-    stream.document()
+    let envelope = stream.document()?;
+    // Checked last: any other message leaves at its first element, without this scan.
+    (!has_non_characters(text.as_bytes())).then_some(envelope)
 }
 
 /// U+FFFE and U+FFFF are not XML characters; the tree decoder refuses them.
