@@ -574,18 +574,41 @@ mod tests {
         .unwrap()
     }
 
+    /// A migrated database file (the store that made it is kept open) and how the hot path
+    /// opens connections to it.
+    struct Database {
+        _tmp: tempfile::TempDir,
+        _store: std::sync::Arc<dyn crate::Store>,
+        file: std::path::PathBuf,
+    }
+
+    impl Database {
+        async fn new() -> Self {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("data");
+            let store = crate::open(dir.to_str().unwrap()).await.unwrap();
+            Database {
+                file: dir.join(crate::sql::sqlite::DB_FILE),
+                _tmp: tmp,
+                _store: store,
+            }
+        }
+
+        fn spec(&self) -> ConnectionSpec<'_> {
+            ConnectionSpec {
+                file: &self.file,
+                durability: SqliteDurability::ProcessCrash,
+                busy_timeout: Duration::from_secs(5),
+            }
+        }
+    }
+
     /// A device informing twice in one transaction, back to what the last commit left: the
     /// second Inform is compared with the first, not with the stale digest, and is written.
     #[tokio::test]
     async fn a_device_informing_twice_in_one_drain_ends_with_its_later_parameters() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("data");
-        let store = crate::open(dir.to_str().unwrap()).await.unwrap();
-        let spec = ConnectionSpec {
-            file: &dir.join(crate::sql::sqlite::DB_FILE),
-            durability: SqliteDurability::ProcessCrash,
-            busy_timeout: Duration::from_secs(5),
-        };
+        let db = Database::new().await;
+        let spec = db.spec();
         let mut conn = spec.open().unwrap();
         let sql = WriteSql::new();
         let mut known = KnownInforms::new();
@@ -606,7 +629,6 @@ mod tests {
         };
         write_batch(&mut conn, &sql, &mut known, &hints, &[&learned, &b]).unwrap();
         assert_eq!(stored_x(&conn), "b");
-        drop(store);
     }
 
     /// What `raw_device` reads, in order.
@@ -654,14 +676,8 @@ mod tests {
     /// exactly those columns in that order.
     #[tokio::test]
     async fn statements_read_by_position_have_the_expected_columns() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("data");
-        let store = crate::open(dir.to_str().unwrap()).await.unwrap();
-        let spec = ConnectionSpec {
-            file: &dir.join(crate::sql::sqlite::DB_FILE),
-            durability: SqliteDurability::ProcessCrash,
-            busy_timeout: Duration::from_secs(5),
-        };
+        let db = Database::new().await;
+        let spec = db.spec();
         let conn = spec.open().unwrap();
         let sql = WriteSql::new();
         for (statement, expected) in [
@@ -672,21 +688,14 @@ mod tests {
             let stmt = conn.prepare(statement).unwrap();
             assert_eq!(stmt.column_names(), expected, "{statement}");
         }
-        drop(store);
     }
 
     /// A task written by another process (another connection) is noticed through
     /// `PRAGMA data_version` at the write thread's next transaction.
     #[tokio::test]
     async fn another_connections_commit_voids_what_is_known_about_tasks() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("data");
-        let store = crate::open(dir.to_str().unwrap()).await.unwrap();
-        let spec = ConnectionSpec {
-            file: &dir.join(crate::sql::sqlite::DB_FILE),
-            durability: SqliteDurability::ProcessCrash,
-            busy_timeout: Duration::from_secs(5),
-        };
+        let db = Database::new().await;
+        let spec = db.spec();
         let mut conn = spec.open().unwrap();
         let other = spec.open().unwrap();
         let sql = WriteSql::new();
@@ -715,6 +724,5 @@ mod tests {
         assert!(!hints.none_pending("00D09E-HGW-HOT"));
         // What that transaction itself found still stands: the other device has none.
         assert!(hints.none_pending("00D09E-HGW-OTHER"));
-        drop(store);
     }
 }
