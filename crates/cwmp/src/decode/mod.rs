@@ -5,6 +5,11 @@
 //! strict where safety is at stake: no DTD (so no entity expansion), a byte limit, a node limit,
 //! and typed errors with line and column. Every tolerated deviation is reported as a [`Quirk`].
 //! Elements are matched by local name and namespace URI, never by prefix (ENV-05).
+//!
+//! Two readers, one answer: the tree decoder here reads every message and is the reference;
+//! a plain Inform (no quirk, the common case) is first offered to `streaming_inform.rs`, which
+//! reads it in one pass and gives up, leaving it to the tree, on anything it cannot decode
+//! exactly as the tree would.
 
 pub mod charset;
 mod streaming_inform;

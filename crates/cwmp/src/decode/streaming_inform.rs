@@ -1,11 +1,12 @@
 //! The fast path for the message that opens every session: a plain Inform read in one pass
 //! over the text, with no tree built.
 //!
-//! Why by hand: on a typical 2.4 KB Inform the tree decoder (roxmltree, then our reading of
-//! the tree) takes about 10 µs; quick-xml's namespace-aware reader driving the same grammar
-//! took 11 µs (its event machinery and per-element namespace scopes cost more than the tree);
-//! this narrow tokenizer takes about 6.5 µs. The Inform is decoded once per session, so this
-//! is the codec's share of the ACS's throughput.
+//! Why by hand: quick-xml's namespace-aware reader driving the same grammar was slower than
+//! the tree decoder (roxmltree, then our reading of the tree): its event machinery and
+//! per-element namespace scopes cost more than the tree. This narrow tokenizer takes about
+//! half the tree decoder's time. The Inform is decoded once per session, so this is the
+//! codec's share of the ACS's throughput; figures and commands in BENCHMARKS.md ("CWMP codec",
+//! "Fifth round").
 //!
 //! Contract: [`decode`] returns `Some` only for a message the tree decoder (`super`) accepts
 //! without a single [`Quirk`](crate::envelope::Quirk) and decodes to the very same envelope.
@@ -33,8 +34,8 @@
 //! tree decoder would (an overcount only sends a message to the tree decoder).
 //!
 //! The equivalence is tested, not assumed: the unit tests below decode every Inform of the real
-//! CPE corpus and 30,000 mutated messages both ways (1.5 million per seed were run while
-//! writing it; one found a panic on `<?>`, now a case of its own).
+//! CPE corpus and 30,000 mutated messages both ways (6 million over four seeds were run while
+//! writing it; one run found a panic on `<?>`, now a case of its own).
 
 use std::borrow::Cow;
 

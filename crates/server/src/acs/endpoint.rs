@@ -322,7 +322,7 @@ async fn handle_http(
     };
     // On its own task: a client that disconnects mid-request cannot cut a store write short.
     // Boxed: the session's state machine is large, and tokio would otherwise copy all of it
-    // into the task and again when it finishes (about 2 % of the ACS's CPU).
+    // into the task and again when it finishes (measured: BENCHMARKS.md, "Fifth round").
     let handling = Box::pin(session::handle(acs.clone(), req));
     let answer = match acs.tracker.spawn(handling).await {
         Ok(a) => a,

@@ -242,8 +242,8 @@ async fn start(acs: &Arc<Acs>, req: &SessionRequest, env: Envelope) -> Answer {
         }
     };
     let id = new_session_id();
-    // A debug span: at `info` a span per session cost about 4 % of the ACS's CPU (registry,
-    // field formatting, enter and exit on every poll). Events at `info` and above carry the
+    // A debug span: at `info` a span per session was a measurable share of the ACS's CPU
+    // (registry, field formatting, enter and exit on every poll; BENCHMARKS.md, "Fifth round"). Events at `info` and above carry the
     // device and session as fields instead.
     let span = tracing::debug_span!("cwmp_session", device = %device_id, session = %&id[..8]);
     let session = Session {

@@ -12,9 +12,9 @@
 //! full.
 //!
 //! Digests are 128 bits of the whole update list, in order: two foldhash hashes with
-//! independent random seeds (per process). SipHash, std's keyed hash, cost 2.5 % of the ACS's
-//! CPU here; a collision would need both seeded hashes of two different lists of one device to
-//! collide. Bounded: past [`MAX_DEVICES`] entries everything is forgotten at once.
+//! independent random seeds (per process); SipHash, std's keyed hash, stood out in the
+//! server's profile (BENCHMARKS.md, "Fifth round"). A collision would need both seeded hashes of two
+//! different lists of one device to collide. Bounded: past [`MAX_DEVICES`] entries everything is forgotten at once.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
